@@ -1,0 +1,54 @@
+/**
+ * The rule engine's public interface: what the rest of the pipeline may use.
+ * Everything else under src/rules is internal to the engine.
+ */
+
+export interface MitreRef {
+  id: string;
+  name: string;
+  reference?: string;
+}
+
+export interface ThreatEntry {
+  framework: string;
+  tactic?: MitreRef;
+  technique?: Array<MitreRef & { subtechnique?: MitreRef[] }>;
+}
+
+/** A rule as loaded from an Elastic TOML rule file or a small keysentry TOML/JSON rule. */
+export interface RuleMeta {
+  id: string;
+  name: string;
+  description?: string;
+  severity: string;
+  riskScore: number;
+  references: string[];
+  tags: string[];
+  threat: ThreatEntry[];
+  query: string;
+  /** File the rule came from. */
+  source: string;
+}
+
+/** A rule that loaded but cannot be evaluated by the single-event engine (sequence, pipe, non-process category, ...). */
+export interface UnsupportedRule {
+  meta: RuleMeta;
+  reason: string;
+}
+
+/** A rule that failed to load: where and why. `line`/`column` are in the rule file when known. */
+export interface RuleError {
+  source: string;
+  name?: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export interface CompiledRuleSet {
+  readonly rules: readonly RuleMeta[];
+  readonly unsupported: readonly UnsupportedRule[];
+  readonly errors: readonly RuleError[];
+  /** Rules that match this event (an ECS document as a plain nested or dotted-key object). */
+  evaluate(doc: object): RuleMeta[];
+}
