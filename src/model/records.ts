@@ -73,4 +73,19 @@ export interface ExitRecord {
   status?: number;
 }
 
-export type SourceRecord = ExecRecord | ForkRecord | ExitRecord;
+/**
+ * A process that was already running when the source started (live start-up scan, or the
+ * seed lines of a recording): it enters the process table without an event of its own.
+ */
+export interface SeedRecord {
+  kind: 'seed';
+  /** When the source saw it (the scan time). */
+  timeNs: bigint;
+  process: ProcessImage;
+  args?: string[];
+  parent?: ProcessRef;
+  /** Process start time, when the source knows it. */
+  startTimeNs?: bigint;
+}
+
+export type SourceRecord = ExecRecord | ForkRecord | ExitRecord | SeedRecord;

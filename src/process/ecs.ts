@@ -1,0 +1,140 @@
+/** An exec record plus what the process table resolved, as an ECS process event. */
+import { createHash } from 'node:crypto';
+import type { EcsProcessEvent, EcsProcessParent } from '../model/ecs';
+import type { ExecRecord } from '../model/records';
+import { ecsCodeSignature } from './codesign';
+import { entityId, type ExecResolution, type ProcessEntry } from './table';
+
+export interface HostInfo {
+  hostname?: string;
+  id?: string;
+  /** ECS host.os.type: "macos", "linux". */
+  osType: string;
+}
+
+/** The key a host contributes to entity_id and event.id: its id, else its name. */
+export function hostKey(host: HostInfo): string {
+  return host.id ?? host.hostname ?? '';
+}
+
+export function basename(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? path : path.slice(slash + 1);
+}
+
+/**
+ * ECS process.command_line as Elastic Endpoint fills it on macOS and Linux: argv joined by
+ * single spaces, no quoting. Ambiguous for arguments containing spaces, but it is the form
+ * Elastic's rules' wildcards (`"*Chrome*"`) were written against; `process.args` keeps argv exact.
+ */
+export function commandLine(args: readonly string[]): string {
+  return args.join(' ');
+}
+
+/** ISO-8601 with nanoseconds kept (ECS @timestamp accepts up to 9 fractional digits). */
+export function isoTimestamp(timeNs: bigint): string {
+  const ms = timeNs / 1_000_000n;
+  const sub = timeNs % 1_000_000_000n;
+  const base = new Date(Number(ms)).toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
+  const frac = (sub < 0n ? sub + 1_000_000_000n : sub).toString().padStart(9, '0');
+  return `${base.slice(0, 19)}.${frac}Z`;
+}
+
+function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: ExecResolution, hostId: string): EcsProcessParent | undefined {
+  const ref = res.parentRef;
+  if (entry === undefined) {
+    if (ref === undefined && record.parentExecutable === undefined) return undefined;
+    const out: EcsProcessParent = {};
+    if (ref !== undefined) {
+      out.pid = ref.pid;
+      // Without the table entry the start time is unknown; the id still names this
+      // (pid, pidversion) the same way every time it is missed.
+      if (ref.pidversion !== undefined) out.entity_id = entityId(hostId, ref.pid, ref.pidversion, undefined);
+    }
+    if (record.parentExecutable !== undefined) {
+      out.executable = record.parentExecutable;
+      out.name = basename(record.parentExecutable);
+    }
+    return out;
+  }
+  const out: EcsProcessParent = {
+    pid: entry.pid,
+    entity_id: entry.entityId,
+    executable: entry.executable,
+    name: basename(entry.executable),
+  };
+  if (entry.args !== undefined) {
+    out.args = entry.args.slice();
+    out.args_count = entry.args.length;
+    out.command_line = commandLine(entry.args);
+  }
+  const cs = ecsCodeSignature(entry.codeSignature);
+  if (cs !== undefined) out.code_signature = cs;
+  return out;
+}
+
+export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostInfo): EcsProcessEvent {
+  const hostId = hostKey(host);
+  const executable = record.process.executable;
+  const proc: EcsProcessEvent['process'] = {
+    pid: record.process.pid,
+    entity_id: res.process.entityId,
+    executable,
+    name: basename(executable),
+    args: record.args.slice(),
+    args_count: record.args.length,
+    command_line: commandLine(record.args),
+  };
+  if (record.cwd !== undefined) proc.working_directory = record.cwd;
+  const cs = ecsCodeSignature(record.process.codeSignature);
+  if (cs !== undefined) proc.code_signature = cs;
+  const parent = parentFields(res.parent, record, res, hostId);
+  if (parent !== undefined) proc.parent = parent;
+  if (record.responsible !== undefined) {
+    const r = res.responsible;
+    proc.Ext = {
+      effective_parent:
+        r === undefined
+          ? { pid: record.responsible.pid }
+          : { pid: r.pid, entity_id: r.entityId, executable: r.executable, name: basename(r.executable) },
+    };
+  }
+  const event: EcsProcessEvent['event'] = {
+    kind: 'event',
+    category: ['process'],
+    type: ['start'],
+    action: 'exec',
+    id: eventId(hostId, res.process.entityId, record),
+  };
+  if (record.seq !== undefined) event.sequence = record.seq;
+  const out: EcsProcessEvent = {
+    '@timestamp': isoTimestamp(record.timeNs),
+    event,
+    host: { os: { type: host.osType } },
+    process: proc,
+  };
+  if (host.hostname !== undefined) out.host.hostname = host.hostname;
+  if (host.id !== undefined) out.host.id = host.id;
+  const user = userFields(record);
+  if (user !== undefined) out.user = user;
+  return out;
+}
+
+/** event.id: unique per event on a host, and the same on every replay of the same record. */
+function eventId(hostId: string, processEntityId: string, record: ExecRecord): string {
+  return createHash('sha256')
+    .update(`exec\x00${hostId}\x00${processEntityId}\x00${record.timeNs}\x00${record.seq ?? ''}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
+}
+
+/** user.id is the real uid (who ran it), user.effective.id the euid (whose rights it has). */
+function userFields(record: ExecRecord): EcsProcessEvent['user'] {
+  if (record.uid === undefined && record.euid === undefined && record.userName === undefined) return undefined;
+  const user: NonNullable<EcsProcessEvent['user']> = {};
+  if (record.uid !== undefined) user.id = String(record.uid);
+  if (record.userName !== undefined) user.name = record.userName;
+  if (record.euid !== undefined) user.effective = { id: String(record.euid) };
+  return user;
+}

@@ -1,0 +1,298 @@
+/**
+ * The process table: which image each running (pid, pidversion) executes, so that every
+ * exec gets its real parent (the forker, ES `parent_audit_token`), never the pre-exec image
+ * of the same pid (see docs/events.md, "Who is the parent").
+ *
+ * Time inside the table is event time (the records' `timeNs`), never the wall clock, so a
+ * replay of a recording resolves exactly as the live run that wrote it did.
+ */
+import { createHash } from 'node:crypto';
+import type { CodeSignatureInfo, ExecRecord, ProcessRef, SeedRecord, SourceRecord } from '../model/records';
+
+export interface ProcessEntry {
+  readonly pid: number;
+  readonly pidversion?: number;
+  readonly executable: string;
+  /** argv of the image; a forked child inherits its parent's. */
+  readonly args?: readonly string[];
+  readonly codeSignature?: CodeSignatureInfo;
+  readonly parent?: ProcessRef;
+  readonly entityId: string;
+  /** Bytes of strings this entry holds, for the table's byte budget. */
+  readonly bytes: number;
+  /** Event time at which the image ended (exit, or replaced by exec); undefined while it runs. */
+  endedNs?: bigint;
+}
+
+/** What the table knows around one exec, for the ECS event. */
+export interface ExecResolution {
+  /** The new image (already in the table). */
+  process: ProcessEntry;
+  /** The forker, when the table knows it. */
+  parent?: ProcessEntry;
+  /** The forker's pid/pidversion as the record gives it, known or not. */
+  parentRef?: ProcessRef;
+  /** The responsible process (ES responsible_audit_token), when the table knows it. */
+  responsible?: ProcessEntry;
+}
+
+export interface ProcessTableOptions {
+  /** ECS host.id (or hostname): part of every entity_id. */
+  hostId: string;
+  /** Hard cap on entries; beyond it the oldest are evicted (counted). */
+  maxEntries?: number;
+  /** Hard cap on the bytes of paths and argv held; beyond it the oldest are evicted (counted). */
+  maxBytes?: number;
+  /** How long an ended image stays resolvable for late lookups, in ns of event time. */
+  endedGraceNs?: bigint;
+}
+
+export interface ProcessTableStats {
+  entries: number;
+  bytes: number;
+  /** Entries of ended images still kept for late lookups. */
+  ended: number;
+  /** Ended entries dropped after the grace period. */
+  expired: number;
+  /** Entries dropped because a cap was hit (running or ended): each one may cost a parent. */
+  evicted: number;
+  parentHits: number;
+  parentMisses: number;
+}
+
+export const DEFAULT_MAX_ENTRIES = 65_536;
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_ENDED_GRACE_NS = 60n * 1_000_000_000n;
+/** Fixed per-entry overhead charged to the byte budget besides its strings. */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+/**
+ * entity_id: base64url of the first 16 bytes of SHA-256 over host, pid, pidversion and the
+ * event time that created the image (exec, fork or seed start; empty when unknown). Stable
+ * across a live run and the replay of its recording, unique per execution on a host.
+ */
+export function entityId(hostId: string, pid: number, pidversion: number | undefined, startNs: bigint | undefined): string {
+  return createHash('sha256')
+    .update(`${hostId}\x00${pid}\x00${pidversion ?? ''}\x00${startNs ?? ''}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
+}
+
+function keyOf(ref: ProcessRef): string {
+  return ref.pidversion === undefined ? String(ref.pid) : `${ref.pid}:${ref.pidversion}`;
+}
+
+function stringBytes(executable: string, args: readonly string[] | undefined): number {
+  let n = ENTRY_OVERHEAD_BYTES + executable.length;
+  if (args !== undefined) for (const a of args) n += a.length + 16;
+  return n;
+}
+
+export class ProcessTable {
+  private readonly hostId: string;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private readonly graceNs: bigint;
+  /** Insertion-ordered, so the first key is the oldest entry. */
+  private readonly byKey = new Map<string, ProcessEntry>();
+  /** The newest image of each pid: the answer for refs without a pidversion. */
+  private readonly currentByPid = new Map<number, ProcessEntry>();
+  /** Ended entries in end order; stale slots (entry since replaced) are skipped. */
+  private endedQueue: Array<{ key: string; entry: ProcessEntry }> = [];
+  private endedHead = 0;
+  private nowNs = 0n;
+  private bytes = 0;
+  private endedCount = 0;
+  private expired = 0;
+  private evicted = 0;
+  private parentHits = 0;
+  private parentMisses = 0;
+
+  constructor(options: ProcessTableOptions) {
+    this.hostId = options.hostId;
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.graceNs = options.endedGraceNs ?? DEFAULT_ENDED_GRACE_NS;
+  }
+
+  /** The processes running at start-up. */
+  seed(records: Iterable<SeedRecord>): void {
+    for (const r of records) this.apply(r);
+  }
+
+  /** Feeds one record; for an exec, returns what the ECS event needs. */
+  apply(record: ExecRecord): ExecResolution;
+  apply(record: SourceRecord): ExecResolution | undefined;
+  apply(record: SourceRecord): ExecResolution | undefined {
+    if (record.timeNs > this.nowNs) this.nowNs = record.timeNs;
+    this.expireEnded();
+    switch (record.kind) {
+      case 'exec':
+        return this.exec(record);
+      case 'fork': {
+        const parent = this.lookup(record.parent);
+        this.insert(record.child, {
+          executable: record.child.executable || parent?.executable || '',
+          args: parent?.args,
+          codeSignature: record.child.codeSignature ?? parent?.codeSignature,
+          parent: record.parent,
+          startNs: record.timeNs,
+        });
+        return undefined;
+      }
+      case 'exit': {
+        const entry = this.lookup(record.process);
+        if (entry !== undefined) this.end(keyOf(entry), entry, record.timeNs);
+        return undefined;
+      }
+      case 'seed':
+        this.insert(record.process, {
+          executable: record.process.executable,
+          args: record.args,
+          codeSignature: record.process.codeSignature,
+          parent: record.parent,
+          startNs: record.startTimeNs,
+        });
+        return undefined;
+    }
+  }
+
+  /** The entry for a ref: exact generation, else the pid's generation-less or newest entry. */
+  lookup(ref: ProcessRef): ProcessEntry | undefined {
+    if (ref.pidversion !== undefined) {
+      const exact = this.byKey.get(keyOf(ref));
+      if (exact !== undefined) return exact;
+      // A generation-less entry (seeded by a source without pidversions) is the only safe
+      // fallback: another generation of the pid would be a different image, i.e. a lie.
+      return this.byKey.get(String(ref.pid));
+    }
+    return this.currentByPid.get(ref.pid);
+  }
+
+  stats(): ProcessTableStats {
+    return {
+      entries: this.byKey.size,
+      bytes: this.bytes,
+      ended: this.endedCount,
+      expired: this.expired,
+      evicted: this.evicted,
+      parentHits: this.parentHits,
+      parentMisses: this.parentMisses,
+    };
+  }
+
+  private exec(record: ExecRecord): ExecResolution {
+    const pre = record.preExec;
+    let preEntry = pre === undefined ? undefined : this.lookup(pre);
+    if (pre !== undefined && preEntry === undefined && pre.pidversion !== undefined) {
+      // The old image was never seen (it predates the capture): it is still what this pid
+      // was, and what children forked before the exec must resolve to.
+      preEntry = this.insert(pre, {
+        executable: pre.executable,
+        codeSignature: pre.codeSignature,
+        parent: record.parent,
+        startNs: undefined,
+      });
+    }
+    const parentRef = record.parent ?? preEntry?.parent ?? this.currentByPid.get(record.process.pid)?.parent;
+    const parent = parentRef === undefined ? undefined : this.lookup(parentRef);
+    if (parent !== undefined) this.parentHits++;
+    else this.parentMisses++;
+    // The pid's previous image ends here (kept for late lookups). Without pidversions the new
+    // image simply takes the pid's slot.
+    const newKey = keyOf(record.process);
+    for (const previous of [preEntry, this.currentByPid.get(record.process.pid), this.byKey.get(String(record.process.pid))]) {
+      if (previous !== undefined && keyOf(previous) !== newKey) this.end(keyOf(previous), previous, record.timeNs);
+    }
+    const process = this.insert(record.process, {
+      executable: record.process.executable,
+      args: record.args,
+      codeSignature: record.process.codeSignature,
+      parent: parentRef,
+      startNs: record.timeNs,
+    });
+    const responsible = record.responsible === undefined ? undefined : this.lookup(record.responsible);
+    return { process, parent, parentRef, responsible };
+  }
+
+  private insert(
+    ref: ProcessRef,
+    image: { executable: string; args?: readonly string[]; codeSignature?: CodeSignatureInfo; parent?: ProcessRef; startNs: bigint | undefined },
+  ): ProcessEntry {
+    const key = keyOf(ref);
+    const entry: ProcessEntry = {
+      pid: ref.pid,
+      ...(ref.pidversion !== undefined ? { pidversion: ref.pidversion } : {}),
+      executable: image.executable,
+      ...(image.args !== undefined ? { args: image.args } : {}),
+      ...(image.codeSignature !== undefined ? { codeSignature: image.codeSignature } : {}),
+      ...(image.parent !== undefined ? { parent: image.parent } : {}),
+      entityId: entityId(this.hostId, ref.pid, ref.pidversion, image.startNs),
+      bytes: stringBytes(image.executable, image.args),
+    };
+    const old = this.byKey.get(key);
+    if (old !== undefined) this.remove(key, old);
+    this.byKey.set(key, entry);
+    this.currentByPid.set(ref.pid, entry);
+    this.bytes += entry.bytes;
+    this.enforceCaps();
+    return entry;
+  }
+
+  private end(key: string, entry: ProcessEntry, atNs: bigint): void {
+    if (entry.endedNs !== undefined) return;
+    entry.endedNs = atNs;
+    this.endedCount++;
+    this.endedQueue.push({ key, entry });
+  }
+
+  private remove(key: string, entry: ProcessEntry): void {
+    this.byKey.delete(key);
+    if (this.currentByPid.get(entry.pid) === entry) this.currentByPid.delete(entry.pid);
+    this.bytes -= entry.bytes;
+    if (entry.endedNs !== undefined) this.endedCount--;
+  }
+
+  private expireEnded(): void {
+    const q = this.endedQueue;
+    while (this.endedHead < q.length) {
+      const slot = q[this.endedHead] as { key: string; entry: ProcessEntry };
+      const live = this.byKey.get(slot.key) === slot.entry;
+      if (live && (slot.entry.endedNs as bigint) + this.graceNs > this.nowNs) break;
+      if (live) {
+        this.remove(slot.key, slot.entry);
+        this.expired++;
+      }
+      this.endedHead++;
+    }
+    // Compact once the consumed prefix dominates, so the queue stays proportional to the table.
+    if (this.endedHead > 1024 && this.endedHead * 2 > q.length) {
+      this.endedQueue = q.slice(this.endedHead).filter((s) => this.byKey.get(s.key) === s.entry);
+      this.endedHead = 0;
+    }
+  }
+
+  private enforceCaps(): void {
+    while (this.byKey.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const victim = this.oldestEnded() ?? this.oldestEntry();
+      if (victim === undefined) return;
+      this.remove(victim.key, victim.entry);
+      this.evicted++;
+    }
+  }
+
+  private oldestEnded(): { key: string; entry: ProcessEntry } | undefined {
+    const q = this.endedQueue;
+    while (this.endedHead < q.length) {
+      const slot = q[this.endedHead++] as { key: string; entry: ProcessEntry };
+      if (this.byKey.get(slot.key) === slot.entry) return slot;
+    }
+    return undefined;
+  }
+
+  private oldestEntry(): { key: string; entry: ProcessEntry } | undefined {
+    for (const [key, entry] of this.byKey) return { key, entry };
+    return undefined;
+  }
+}
