@@ -8,6 +8,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 // Loaded lazily so `keysentry replay` never pays for the collector's SQLite, and so on.
 const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> = {
+  status: { summary: 'ask the running agent: source, rules, events/s, drops, spool, delivery', load: () => require('./status') as CommandModule },
 };
 
 function usage(): string {
