@@ -1,0 +1,88 @@
+/**
+ * `keysentry alerts [--db PATH] [--since T] [--host H] [--rule R] [--limit N] [--json]`:
+ * lists stored alerts, oldest first: a table, or with --json the full documents as JSON lines.
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { AlertReader, type StoredAlert } from '../collector/store';
+import { CliError } from './errors';
+
+const USAGE =
+  'usage: keysentry alerts [--db PATH] [--since T] [--host H] [--rule R] [--limit N] [--json]\n' +
+  '  --since  ISO-8601 time (2026-01-31T08:00:00Z) or an age: 90s, 15m, 6h, 2d\n' +
+  '  --rule   rule name or rule id\n' +
+  '  --limit  at most N alerts (the newest N), default all';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseSince(value: string, now = Date.now()): string {
+  const rel = /^(\d{1,9})([smhd])$/.exec(value);
+  if (rel) return new Date(now - Number(rel[1]) * (UNITS[rel[2] as string] as number)).toISOString();
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new CliError(`--since: expected an ISO-8601 time or an age like 15m, 6h, 2d; got '${value}'`);
+  return new Date(t).toISOString();
+}
+
+/** Alert fields are attacker-controlled: never let them drive the terminal. */
+function printable(s: string | null, width: number): string {
+  const clean = (s ?? '-').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return clean.length > width ? `${clean.slice(0, width - 1)}…` : clean;
+}
+
+function commandLine(doc: string): string | null {
+  try {
+    const parsed = JSON.parse(doc) as { process?: { command_line?: unknown; executable?: unknown } };
+    const cl = parsed.process?.command_line ?? parsed.process?.executable;
+    return typeof cl === 'string' ? cl : null;
+  } catch {
+    return null;
+  }
+}
+
+function table(rows: StoredAlert[]): string {
+  const header = ['TIME', 'HOST', 'SEVERITY', 'RULE', 'PROCESS'];
+  const widths = [24, 24, 8, 48, 80];
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+  const body = rows.map((r) =>
+    line([r.time, r.host, r.severity, r.ruleName ?? r.ruleId, commandLine(r.doc)].map((v, i) => printable(v, widths[i] as number))),
+  );
+  return [line(header), ...body].join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        db: { type: 'string', default: 'keysentry-collector.db' },
+        since: { type: 'string' },
+        host: { type: 'string' },
+        rule: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new CliError(`--limit: expected a positive integer, got '${values.limit}'`);
+  if (!fs.existsSync(values.db)) throw new CliError(`${values.db}: no such collector database (use --db PATH)`);
+  const reader = new AlertReader(values.db);
+  try {
+    const rows = reader.alerts({ since: values.since === undefined ? undefined : parseSince(values.since), host: values.host, rule: values.rule, newest: limit });
+    if (values.json) for (const r of rows) process.stdout.write(`${r.doc}\n`);
+    else process.stdout.write(rows.length === 0 ? 'no alerts\n' : table(rows));
+  } finally {
+    reader.close();
+  }
+  return 0;
+}
