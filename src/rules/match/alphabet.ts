@@ -1,0 +1,107 @@
+/**
+ * The equivalence-class alphabet of one automaton: code points that no transition distinguishes
+ * share a class, so the transition table has one column per class instead of one per character.
+ * BMP code units map through a two-level table (256 deduplicated pages of 256 entries);
+ * astral code points, rare in event strings, by binary search.
+ */
+import type { CodePointSet } from './charset';
+
+export interface AlphabetTables {
+  readonly classCount: number;
+  /** Page number for each high byte of a BMP code unit. */
+  readonly pageIndex: Uint16Array;
+  /** Concatenated 256-entry pages of class ids. */
+  readonly pages: Uint16Array;
+  /** Starts of the class intervals at or above U+10000 (the first is 0x10000), ascending. */
+  readonly astralStarts: Int32Array;
+  readonly astralClasses: Uint16Array;
+}
+
+export const MAX_CLASSES = 0xffff;
+
+/** Partitions the code points by the sets that contain them; returns the tables and each set's classes. */
+export function buildAlphabet(sets: readonly CodePointSet[]): { tables: AlphabetTables; classesOfSet: number[][] } {
+  const cuts = new Set<number>([0, 0x10000]);
+  for (const set of sets) {
+    for (let i = 0; i < set.length; i += 2) {
+      cuts.add(set[i] as number);
+      const after = (set[i + 1] as number) + 1;
+      if (after <= 0x10ffff) cuts.add(after);
+    }
+  }
+  const starts = Int32Array.from([...cuts].sort((a, b) => a - b));
+  const signatures: number[][] = Array.from({ length: starts.length }, () => []);
+  sets.forEach((set, j) => {
+    for (let i = 0; i < set.length; i += 2) {
+      const hi = set[i + 1] as number;
+      for (let k = intervalOf(starts, set[i] as number); k < starts.length && (starts[k] as number) <= hi; k++) (signatures[k] as number[]).push(j);
+    }
+  });
+  const classOfSignature = new Map<string, number>();
+  const intervalClass = new Uint16Array(starts.length);
+  signatures.forEach((sig, k) => {
+    const key = sig.join(',');
+    let cls = classOfSignature.get(key);
+    if (cls === undefined) {
+      cls = classOfSignature.size;
+      if (cls >= MAX_CLASSES) throw new Error(`automaton alphabet needs more than ${MAX_CLASSES} character classes`);
+      classOfSignature.set(key, cls);
+    }
+    intervalClass[k] = cls;
+  });
+  const classesOfSet: number[][] = sets.map(() => []);
+  signatures.forEach((sig, k) => {
+    for (const j of sig) (classesOfSet[j] as number[]).push(intervalClass[k] as number);
+  });
+  for (let j = 0; j < classesOfSet.length; j++) classesOfSet[j] = [...new Set(classesOfSet[j])].sort((a, b) => a - b);
+
+  const bmp = new Uint16Array(0x10000);
+  for (let k = 0; k < starts.length && (starts[k] as number) < 0x10000; k++) {
+    const end = k + 1 < starts.length ? Math.min(starts[k + 1] as number, 0x10000) : 0x10000;
+    bmp.fill(intervalClass[k] as number, starts[k] as number, end);
+  }
+  const pageIndex = new Uint16Array(256);
+  const pageOfKey = new Map<string, number>();
+  const pageList: Uint16Array[] = [];
+  for (let hiByte = 0; hiByte < 256; hiByte++) {
+    const page = bmp.subarray(hiByte << 8, (hiByte + 1) << 8);
+    const key = page.join(',');
+    let idx = pageOfKey.get(key);
+    if (idx === undefined) {
+      idx = pageList.length;
+      pageOfKey.set(key, idx);
+      pageList.push(page);
+    }
+    pageIndex[hiByte] = idx;
+  }
+  const pages = new Uint16Array(pageList.length * 256);
+  pageList.forEach((page, i) => pages.set(page, i * 256));
+
+  const firstAstral = intervalOf(starts, 0x10000);
+  return {
+    tables: {
+      classCount: classOfSignature.size,
+      pageIndex,
+      pages,
+      astralStarts: starts.slice(firstAstral),
+      astralClasses: intervalClass.slice(firstAstral),
+    },
+    classesOfSet,
+  };
+}
+
+/** Index of the interval containing cp (the last start <= cp). */
+function intervalOf(starts: Int32Array, cp: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((starts[mid] as number) <= cp) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+export function astralClass(tables: AlphabetTables, cp: number): number {
+  return tables.astralClasses[intervalOf(tables.astralStarts, cp)] as number;
+}

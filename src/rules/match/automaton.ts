@@ -1,0 +1,264 @@
+/**
+ * One automaton for a group of patterns: a DFA over the class alphabet, determinized ahead of time
+ * (breadth-first from the start, so the states near the start come first) up to a state budget,
+ * backed by the NFA it came from. Reading a value follows the DFA; when it reaches a transition the
+ * budget left out, it continues from that DFA state's NFA states as a bitset simulation. Both are
+ * linear in the value, neither allocates, and the memory is fixed at compile time.
+ */
+import { type AlphabetTables, astralClass, buildAlphabet } from './alphabet';
+import type { Nfa } from './nfa';
+
+/** Transition entries (states x classes) one DFA table may hold, whatever the state budget. */
+export const MAX_TABLE_ENTRIES = 1 << 22;
+export const DEFAULT_STATE_BUDGET = 4096;
+
+/** Transition value for "not determinized: continue on the NFA". Dead state is offset 0. */
+const UNKNOWN = -1;
+
+export interface AutomatonTables {
+  readonly patternCount: number;
+  readonly alphabet: AlphabetTables;
+  /** NFA in class form: edges of state s are edgeStart[s]..edgeStart[s+1]. */
+  readonly nfaEdgeStart: Int32Array;
+  readonly nfaEdgeTarget: Int32Array;
+  /** ceil(classCount/32) words per edge: the classes the edge reads. */
+  readonly nfaEdgeClasses: Uint32Array;
+  readonly nfaAcceptStart: Int32Array;
+  readonly nfaAcceptIds: Int32Array;
+  /** states x classes; entry = target state * classCount, 0 = dead, -1 = beyond the budget. */
+  readonly dfaTransitions: Int32Array;
+  readonly dfaAcceptStart: Int32Array;
+  readonly dfaAcceptIds: Int32Array;
+  /** The NFA states of each DFA state, to continue on the NFA from it. */
+  readonly dfaSetStart: Int32Array;
+  readonly dfaSetIds: Int32Array;
+  /** Start state offset (state 1 * classCount), or 0 when nothing can match. */
+  readonly dfaStart: number;
+  /** True when every transition is determinized (the budget was not reached). */
+  readonly complete: boolean;
+}
+
+export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: number): AutomatonTables {
+  const edgeSets = nfa.edges.flatMap((edges) => edges.map((e) => e.set));
+  const { tables: alphabet, classesOfSet } = buildAlphabet(edgeSets);
+  const classCount = alphabet.classCount;
+  const classWords = (classCount + 31) >>> 5;
+
+  const n = nfa.edges.length;
+  const nfaEdgeStart = new Int32Array(n + 1);
+  const nfaEdgeTarget = new Int32Array(edgeSets.length);
+  const nfaEdgeClasses = new Uint32Array(edgeSets.length * classWords);
+  const edgeClassLists: number[][] = [];
+  let e = 0;
+  nfa.edges.forEach((edges, s) => {
+    nfaEdgeStart[s] = e;
+    for (const edge of edges) {
+      nfaEdgeTarget[e] = edge.to;
+      const classes = classesOfSet[e] as number[];
+      for (const k of classes) (nfaEdgeClasses[e * classWords + (k >>> 5)] as number) |= 1 << (k & 31);
+      edgeClassLists.push(classes);
+      e++;
+    }
+  });
+  nfaEdgeStart[n] = e;
+  const { start: nfaAcceptStart, ids: nfaAcceptIds } = flatten(nfa.accepts);
+
+  const budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / classCount)));
+  const sets: number[][] = [[], [0]];
+  const indexOfKey = new Map<string, number>([['', 0], ['0', 1]]);
+  const rows: Int32Array[] = [new Int32Array(classCount), new Int32Array(classCount)];
+  const buckets: number[][] = Array.from({ length: classCount }, () => []);
+  let complete = true;
+  for (let d = 1; d < sets.length; d++) {
+    for (const s of sets[d] as number[]) {
+      for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
+        for (const k of edgeClassLists[x] as number[]) (buckets[k] as number[]).push(nfaEdgeTarget[x] as number);
+      }
+    }
+    const row = rows[d] as Int32Array;
+    for (let k = 0; k < classCount; k++) {
+      const targets = [...new Set(buckets[k])].sort((a, b) => a - b);
+      (buckets[k] as number[]).length = 0;
+      const key = targets.join(',');
+      let to = indexOfKey.get(key);
+      if (to === undefined) {
+        if (sets.length >= budget) {
+          row[k] = UNKNOWN;
+          complete = false;
+          continue;
+        }
+        to = sets.length;
+        indexOfKey.set(key, to);
+        sets.push(targets);
+        rows.push(new Int32Array(classCount));
+      }
+      row[k] = to * classCount;
+    }
+  }
+  const dfaTransitions = new Int32Array(sets.length * classCount);
+  rows.forEach((row, d) => dfaTransitions.set(row, d * classCount));
+  const dfaAccepts = sets.map((set) => [...new Set(set.flatMap((s) => [...(nfaAcceptIds.subarray(nfaAcceptStart[s], nfaAcceptStart[s + 1]) as Int32Array)]))].sort((a, b) => a - b));
+  const { start: dfaAcceptStart, ids: dfaAcceptIds } = flatten(dfaAccepts);
+  const { start: dfaSetStart, ids: dfaSetIds } = flatten(sets);
+  const startIsDead = (nfa.edges[0] as readonly unknown[]).length === 0 && (nfa.accepts[0] as readonly number[]).length === 0;
+  return {
+    patternCount,
+    alphabet,
+    nfaEdgeStart,
+    nfaEdgeTarget,
+    nfaEdgeClasses,
+    nfaAcceptStart,
+    nfaAcceptIds,
+    dfaTransitions,
+    dfaAcceptStart,
+    dfaAcceptIds,
+    dfaSetStart,
+    dfaSetIds,
+    dfaStart: startIsDead ? 0 : classCount,
+    complete,
+  };
+}
+
+function flatten(lists: readonly (readonly number[])[]): { start: Int32Array; ids: Int32Array } {
+  const start = new Int32Array(lists.length + 1);
+  let total = 0;
+  lists.forEach((list, i) => {
+    start[i] = total;
+    total += list.length;
+  });
+  start[lists.length] = total;
+  const ids = new Int32Array(total);
+  lists.forEach((list, i) => ids.set(list, start[i]));
+  return { start, ids };
+}
+
+/** Runs an automaton's tables over values. Holds two scratch bitsets, so one instance per thread. */
+export class AutomatonMatcher {
+  private readonly classCount: number;
+  private readonly ascii: Uint16Array;
+  private readonly pageIndex: Uint16Array;
+  private readonly pages: Uint16Array;
+  private readonly trans: Int32Array;
+  private readonly classWords: number;
+  private readonly stateWords: number;
+  private current: Uint32Array;
+  private next: Uint32Array;
+
+  constructor(readonly tables: AutomatonTables) {
+    const { alphabet } = tables;
+    this.classCount = alphabet.classCount;
+    this.pageIndex = alphabet.pageIndex;
+    this.pages = alphabet.pages;
+    this.ascii = alphabet.pages.slice((alphabet.pageIndex[0] as number) << 8, ((alphabet.pageIndex[0] as number) << 8) + 128);
+    this.trans = tables.dfaTransitions;
+    this.classWords = (this.classCount + 31) >>> 5;
+    this.stateWords = (tables.nfaEdgeStart.length - 1 + 31) >>> 5;
+    this.current = new Uint32Array(this.stateWords);
+    this.next = new Uint32Array(this.stateWords);
+  }
+
+  get dfaStates(): number {
+    return this.trans.length / this.classCount;
+  }
+
+  get nfaStates(): number {
+    return this.tables.nfaEdgeStart.length - 1;
+  }
+
+  matchInto(value: string, hits: Uint32Array): void {
+    const trans = this.trans;
+    const ascii = this.ascii;
+    const n = value.length;
+    let s = this.tables.dfaStart;
+    if (s === 0) return;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      let k: number;
+      let extraUnits = 0;
+      if (c < 128) {
+        k = ascii[c] as number;
+      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
+        k = astralClass(this.tables.alphabet, ((c - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000);
+        extraUnits = 1;
+      } else {
+        k = this.pages[((this.pageIndex[c >>> 8] as number) << 8) | (c & 0xff)] as number;
+      }
+      const t = trans[s + k] as number;
+      if (t <= 0) {
+        if (t === 0) return;
+        this.continueOnNfa(s / this.classCount, value, i, hits);
+        return;
+      }
+      s = t;
+      i += extraUnits;
+    }
+    const d = s / this.classCount;
+    const { dfaAcceptStart, dfaAcceptIds } = this.tables;
+    for (let x = dfaAcceptStart[d] as number; x < (dfaAcceptStart[d + 1] as number); x++) {
+      const id = dfaAcceptIds[x] as number;
+      (hits[id >>> 5] as number) |= 1 << (id & 31);
+    }
+  }
+
+  /** Bitset simulation of the NFA from DFA state `d`, reading value from index `from` on. */
+  private continueOnNfa(d: number, value: string, from: number, hits: Uint32Array): void {
+    const { dfaSetStart, dfaSetIds, nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds } = this.tables;
+    const words = this.stateWords;
+    const classWords = this.classWords;
+    let cur = this.current;
+    let nxt = this.next;
+    cur.fill(0);
+    for (let x = dfaSetStart[d] as number; x < (dfaSetStart[d + 1] as number); x++) {
+      const s = dfaSetIds[x] as number;
+      (cur[s >>> 5] as number) |= 1 << (s & 31);
+    }
+    const n = value.length;
+    for (let i = from; i < n; i++) {
+      let cp = value.charCodeAt(i);
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
+        cp = ((cp - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000;
+        i++;
+      }
+      const k = cp >= 0x10000 ? astralClass(this.tables.alphabet, cp) : (this.pages[((this.pageIndex[cp >>> 8] as number) << 8) | (cp & 0xff)] as number);
+      const classWord = k >>> 5;
+      const classBit = 1 << (k & 31);
+      nxt.fill(0);
+      let any = 0;
+      for (let w = 0; w < words; w++) {
+        let bits = cur[w] as number;
+        while (bits !== 0) {
+          const low = bits & -bits;
+          const s = (w << 5) + (31 - Math.clz32(low));
+          bits ^= low;
+          for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
+            if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) !== 0) {
+              const t = nfaEdgeTarget[x] as number;
+              (nxt[t >>> 5] as number) |= 1 << (t & 31);
+              any = 1;
+            }
+          }
+        }
+      }
+      if (any === 0) return;
+      const swap = cur;
+      cur = nxt;
+      nxt = swap;
+    }
+    for (let w = 0; w < words; w++) {
+      let bits = cur[w] as number;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        const s = (w << 5) + (31 - Math.clz32(low));
+        bits ^= low;
+        for (let x = nfaAcceptStart[s] as number; x < (nfaAcceptStart[s + 1] as number); x++) {
+          const id = nfaAcceptIds[x] as number;
+          (hits[id >>> 5] as number) |= 1 << (id & 31);
+        }
+      }
+    }
+  }
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
+}

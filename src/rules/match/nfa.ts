@@ -1,0 +1,269 @@
+/**
+ * Pattern ASTs to one epsilon-free NFA for a whole group of patterns (Thompson construction,
+ * then epsilon closure), trimmed to the states that can still reach an accepting state so that
+ * an automaton with no live state left can stop reading.
+ */
+import type { PatternAst } from './ast';
+import { type CodePointSet, intersect, union } from './charset';
+
+export interface NfaEdge {
+  readonly set: CodePointSet;
+  readonly to: number;
+}
+
+/** Epsilon-free NFA; state 0 is the start; `accepts[s]` lists the pattern ids accepted in state s. */
+export interface Nfa {
+  readonly edges: readonly (readonly NfaEdge[])[];
+  readonly accepts: readonly (readonly number[])[];
+}
+
+/** Thrown when one pattern needs more automaton states than `limit` (`a{1000}{1000}`). */
+export class PatternTooComplexError extends Error {
+  constructor(readonly limit: number) {
+    super(`pattern too complex: needs more than ${limit} automaton states`);
+    this.name = 'PatternTooComplexError';
+  }
+}
+
+interface Fragment {
+  start: number;
+  end: number;
+}
+
+class ThompsonBuilder {
+  readonly epsilons: number[][] = [];
+  readonly edges: Array<Array<{ set: CodePointSet; to: number }>> = [];
+  private budgetEnd: number;
+
+  constructor(private readonly limitPerPattern: number) {
+    this.budgetEnd = limitPerPattern;
+  }
+
+  /** Starts a new pattern's allowance of `limitPerPattern` nodes. */
+  startPattern(): void {
+    this.budgetEnd = this.epsilons.length + this.limitPerPattern;
+  }
+
+  node(): number {
+    if (this.epsilons.length >= this.budgetEnd) throw new PatternTooComplexError(this.limitPerPattern);
+    this.epsilons.push([]);
+    this.edges.push([]);
+    return this.epsilons.length - 1;
+  }
+
+  epsilon(from: number, to: number): void {
+    (this.epsilons[from] as number[]).push(to);
+  }
+
+  build(ast: PatternAst): Fragment {
+    switch (ast.type) {
+      case 'chars': {
+        const start = this.node();
+        const end = this.node();
+        if (ast.set.length > 0) (this.edges[start] as Array<{ set: CodePointSet; to: number }>).push({ set: ast.set, to: end });
+        return { start, end };
+      }
+      case 'concat': {
+        if (ast.items.length === 0) {
+          const only = this.node();
+          return { start: only, end: only };
+        }
+        return this.chain(ast.items.map((item) => this.build(item)));
+      }
+      case 'union': {
+        const start = this.node();
+        const end = this.node();
+        for (const item of ast.items) {
+          const f = this.build(item);
+          this.epsilon(start, f.start);
+          this.epsilon(f.end, end);
+        }
+        return { start, end };
+      }
+      case 'repeat':
+        return this.repeat(ast.item, ast.min, ast.max);
+      case 'intersection':
+        return this.intersection(ast.left, ast.right);
+      case 'nothing':
+        return { start: this.node(), end: this.node() };
+    }
+  }
+
+  private chain(parts: Fragment[]): Fragment {
+    for (let i = 1; i < parts.length; i++) this.epsilon((parts[i - 1] as Fragment).end, (parts[i] as Fragment).start);
+    return { start: (parts[0] as Fragment).start, end: (parts[parts.length - 1] as Fragment).end };
+  }
+
+  private repeat(item: PatternAst, min: number, max: number): Fragment {
+    const parts: Fragment[] = [];
+    for (let i = 0; i < min; i++) parts.push(this.build(item));
+    if (max === Infinity) {
+      const body = this.build(item);
+      const loop = this.node();
+      this.epsilon(loop, body.start);
+      this.epsilon(body.end, loop);
+      parts.push({ start: loop, end: loop });
+    } else {
+      for (let i = min; i < max; i++) {
+        const body = this.build(item);
+        const start = this.node();
+        const end = this.node();
+        this.epsilon(start, body.start);
+        this.epsilon(body.end, end);
+        this.epsilon(start, end);
+        parts.push({ start, end });
+      }
+    }
+    if (parts.length === 0) {
+      const only = this.node();
+      return { start: only, end: only };
+    }
+    return this.chain(parts);
+  }
+
+  /** Lucene `&`: the product of the two operands' epsilon-free automata, embedded as states. */
+  private intersection(left: PatternAst, right: PatternAst): Fragment {
+    const product = intersectNfas(this.operand(left), this.operand(right), this.limitPerPattern);
+    const ids = product.edges.map(() => this.node());
+    const end = this.node();
+    product.edges.forEach((edges, s) => {
+      for (const e of edges) (this.edges[ids[s] as number] as Array<{ set: CodePointSet; to: number }>).push({ set: e.set, to: ids[e.to] as number });
+      if ((product.accepts[s] as readonly number[]).length > 0) this.epsilon(ids[s] as number, end);
+    });
+    return { start: ids[0] as number, end };
+  }
+
+  private operand(ast: PatternAst): Nfa {
+    const sub = new ThompsonBuilder(this.limitPerPattern);
+    const f = sub.build(ast);
+    return sub.eliminateEpsilons(f.start, new Map([[f.end, [0]]]));
+  }
+
+  /** Epsilon closure: one state per node that starts the automaton or is entered by a character. */
+  eliminateEpsilons(start: number, acceptLabels: ReadonlyMap<number, readonly number[]>): Nfa {
+    const stateOf = new Map<number, number>([[start, 0]]);
+    const nodes = [start];
+    const edges: NfaEdge[][] = [];
+    const accepts: number[][] = [];
+    for (let s = 0; s < nodes.length; s++) {
+      const seen = new Set<number>([nodes[s] as number]);
+      const stack = [nodes[s] as number];
+      const byTarget = new Map<number, CodePointSet>();
+      const labels = new Set<number>();
+      while (stack.length > 0) {
+        const n = stack.pop() as number;
+        for (const label of acceptLabels.get(n) ?? []) labels.add(label);
+        for (const e of this.edges[n] as Array<{ set: CodePointSet; to: number }>) {
+          let target = stateOf.get(e.to);
+          if (target === undefined) {
+            target = nodes.length;
+            stateOf.set(e.to, target);
+            nodes.push(e.to);
+          }
+          const prev = byTarget.get(target);
+          byTarget.set(target, prev === undefined ? e.set : union(prev, e.set));
+        }
+        for (const m of this.epsilons[n] as number[]) {
+          if (!seen.has(m)) {
+            seen.add(m);
+            stack.push(m);
+          }
+        }
+      }
+      edges.push([...byTarget].map(([to, set]) => ({ set, to })));
+      accepts.push([...labels].sort((a, b) => a - b));
+    }
+    return { edges, accepts };
+  }
+}
+
+function intersectNfas(a: Nfa, b: Nfa, limit: number): Nfa {
+  const width = b.edges.length;
+  const stateOf = new Map<number, number>([[0, 0]]);
+  const pairs: Array<[number, number]> = [[0, 0]];
+  const edges: NfaEdge[][] = [];
+  const accepts: number[][] = [];
+  for (let s = 0; s < pairs.length; s++) {
+    const [x, y] = pairs[s] as [number, number];
+    const out: NfaEdge[] = [];
+    for (const ea of a.edges[x] as readonly NfaEdge[]) {
+      for (const eb of b.edges[y] as readonly NfaEdge[]) {
+        const set = intersect(ea.set, eb.set);
+        if (set.length === 0) continue;
+        const key = ea.to * width + eb.to;
+        let to = stateOf.get(key);
+        if (to === undefined) {
+          if (pairs.length >= limit) throw new PatternTooComplexError(limit);
+          to = pairs.length;
+          stateOf.set(key, to);
+          pairs.push([ea.to, eb.to]);
+        }
+        out.push({ set, to });
+      }
+    }
+    edges.push(out);
+    accepts.push((a.accepts[x] as readonly number[]).length > 0 && (b.accepts[y] as readonly number[]).length > 0 ? [0] : []);
+  }
+  return trim({ edges, accepts });
+}
+
+/** Drops states from which no accepting state is reachable (state 0 always stays, as the start). */
+export function trim(nfa: Nfa): Nfa {
+  const n = nfa.edges.length;
+  const reverse: number[][] = Array.from({ length: n }, () => []);
+  nfa.edges.forEach((edges, s) => {
+    for (const e of edges) (reverse[e.to] as number[]).push(s);
+  });
+  const live = new Uint8Array(n);
+  const stack: number[] = [];
+  nfa.accepts.forEach((labels, s) => {
+    if (labels.length > 0) {
+      live[s] = 1;
+      stack.push(s);
+    }
+  });
+  while (stack.length > 0) {
+    for (const p of reverse[stack.pop() as number] as number[]) {
+      if (!live[p]) {
+        live[p] = 1;
+        stack.push(p);
+      }
+    }
+  }
+  const renumber = new Int32Array(n).fill(-1);
+  renumber[0] = 0;
+  let next = 1;
+  for (let s = 1; s < n; s++) if (live[s]) renumber[s] = next++;
+  const edges: NfaEdge[][] = Array.from({ length: next }, () => []);
+  const accepts: number[][] = Array.from({ length: next }, () => []);
+  for (let s = 0; s < n; s++) {
+    if (!live[s]) continue;
+    const to = renumber[s] as number;
+    accepts[to] = [...(nfa.accepts[s] as readonly number[])];
+    for (const e of nfa.edges[s] as readonly NfaEdge[]) if (live[e.to]) (edges[to] as NfaEdge[]).push({ set: e.set, to: renumber[e.to] as number });
+  }
+  return { edges, accepts };
+}
+
+/** One epsilon-free, trimmed NFA for `patterns` (pattern id = its `id`). */
+export function buildGroupNfa(
+  patterns: ReadonlyArray<{ readonly id: number; readonly ast: PatternAst }>,
+  limitPerPattern: number,
+  onTooComplex: (id: number, err: PatternTooComplexError) => never,
+): Nfa {
+  const builder = new ThompsonBuilder(limitPerPattern);
+  const start = builder.node();
+  const labels = new Map<number, number[]>();
+  for (const p of patterns) {
+    builder.startPattern();
+    try {
+      const f = builder.build(p.ast);
+      builder.epsilon(start, f.start);
+      labels.set(f.end, [...(labels.get(f.end) ?? []), p.id]);
+    } catch (err) {
+      if (err instanceof PatternTooComplexError) onTooComplex(p.id, err);
+      throw err;
+    }
+  }
+  return trim(builder.eliminateEpsilons(start, labels));
+}
