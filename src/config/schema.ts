@@ -236,7 +236,9 @@ function suggestion(key: string, known: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
   for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate);
+    const lower = key.toLowerCase();
+    // "logging" for "log", "token" for "token_file": one word is the start of the other.
+    const distance = lower.startsWith(candidate) || candidate.startsWith(lower) ? 1 : editDistance(lower, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

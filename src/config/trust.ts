@@ -43,8 +43,7 @@ function whoCanWrite(mode: number): string {
 function problemWith(p: string, stat: fs.Stats, trustedUid: number, isTarget: boolean): string | undefined {
   if (stat.uid !== trustedUid) return `${isTarget ? 'it' : p} is owned by uid ${stat.uid}, not ${trustedUid === 0 ? 'root' : `uid ${trustedUid}`}`;
   if ((stat.mode & 0o022) === 0) return undefined;
-  const stickyRootDir = stat.isDirectory() && (stat.mode & S_ISVTX) !== 0 && (stat.mode & 0o020) === 0;
-  if (stickyRootDir) return undefined;
+  if (stat.isDirectory() && (stat.mode & S_ISVTX) !== 0) return undefined;
   return `${isTarget ? 'it' : p} is writable by ${whoCanWrite(stat.mode)} (mode ${octal(stat.mode)})`;
 }
 
