@@ -143,6 +143,7 @@ export class AutomatonMatcher {
   private readonly stateWords: number;
   private current: Uint32Array;
   private next: Uint32Array;
+  private readonly active: Int32Array;
 
   constructor(readonly tables: AutomatonTables) {
     const { alphabet } = tables;
@@ -155,6 +156,7 @@ export class AutomatonMatcher {
     this.stateWords = (tables.nfaEdgeStart.length - 1 + 31) >>> 5;
     this.current = new Uint32Array(this.stateWords);
     this.next = new Uint32Array(this.stateWords);
+    this.active = new Int32Array(this.nfaStates);
   }
 
   get dfaStates(): number {
@@ -203,8 +205,8 @@ export class AutomatonMatcher {
   /** Bitset simulation of the NFA from DFA state `d`, reading value from index `from` on. */
   private continueOnNfa(d: number, value: string, from: number, hits: Uint32Array): void {
     const { dfaSetStart, dfaSetIds, nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds } = this.tables;
-    const words = this.stateWords;
     const classWords = this.classWords;
+    const active = this.active;
     let cur = this.current;
     let nxt = this.next;
     cur.fill(0);
@@ -224,18 +226,14 @@ export class AutomatonMatcher {
       const classBit = 1 << (k & 31);
       nxt.fill(0);
       let any = 0;
-      for (let w = 0; w < words; w++) {
-        let bits = cur[w] as number;
-        while (bits !== 0) {
-          const low = bits & -bits;
-          const s = (w << 5) + (31 - Math.clz32(low));
-          bits ^= low;
-          for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
-            if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) !== 0) {
-              const t = nfaEdgeTarget[x] as number;
-              (nxt[t >>> 5] as number) |= 1 << (t & 31);
-              any = 1;
-            }
+      const count = listStates(cur, active);
+      for (let j = 0; j < count; j++) {
+        const s = active[j] as number;
+        for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
+          if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) !== 0) {
+            const t = nfaEdgeTarget[x] as number;
+            (nxt[t >>> 5] as number) |= 1 << (t & 31);
+            any = 1;
           }
         }
       }
@@ -244,16 +242,12 @@ export class AutomatonMatcher {
       cur = nxt;
       nxt = swap;
     }
-    for (let w = 0; w < words; w++) {
-      let bits = cur[w] as number;
-      while (bits !== 0) {
-        const low = bits & -bits;
-        const s = (w << 5) + (31 - Math.clz32(low));
-        bits ^= low;
-        for (let x = nfaAcceptStart[s] as number; x < (nfaAcceptStart[s + 1] as number); x++) {
-          const id = nfaAcceptIds[x] as number;
-          (hits[id >>> 5] as number) |= 1 << (id & 31);
-        }
+    const count = listStates(cur, active);
+    for (let j = 0; j < count; j++) {
+      const s = active[j] as number;
+      for (let x = nfaAcceptStart[s] as number; x < (nfaAcceptStart[s + 1] as number); x++) {
+        const id = nfaAcceptIds[x] as number;
+        (hits[id >>> 5] as number) |= 1 << (id & 31);
       }
     }
   }
@@ -261,4 +255,18 @@ export class AutomatonMatcher {
 
 function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
+}
+
+/** Writes the indices of the set bits of `bits` into `out`; returns how many. */
+function listStates(bits: Uint32Array, out: Int32Array): number {
+  let count = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let word = bits[w] as number;
+    while (word !== 0) {
+      const low = word & -word;
+      out[count++] = (w << 5) + (31 - Math.clz32(low));
+      word ^= low;
+    }
+  }
+  return count;
 }
