@@ -1,0 +1,336 @@
+/**
+ * The agent side of delivery, as an AlertSink: spool first, then send in order over one
+ * websocket, remove what the collector acknowledged. Nothing is sent that is not on disk,
+ * and nothing leaves the disk that the collector has not committed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import WebSocket from 'ws';
+import type { AgentInfo, AlertDocument, AlertSink } from '../alerts/types';
+import { AGENT_PATH, PROTOCOL_VERSION, type AgentMessage, type GapReason, type HealthValue } from './protocol';
+import { Spool, type SpoolOptions, type SpoolStats } from './spool';
+
+export interface ReporterTls {
+  /** PEM CA bundle that signs the collector's certificate (default: Node's built-in roots). */
+  ca?: string | Buffer;
+  /** Client certificate and key, for collectors that require them. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Certificate verification is on unless this is explicitly false. */
+  rejectUnauthorized?: boolean;
+}
+
+export type ReporterLog = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export interface ReporterOptions {
+  /** ws://host:port or wss://host:port; the agent path is added when the URL has none. */
+  url: string;
+  token: string;
+  agent: AgentInfo;
+  /** The agent's state directory; the spool lives in <stateDir>/spool. */
+  stateDir: string;
+  spool?: Omit<SpoolOptions, 'dir'>;
+  tls?: ReporterTls;
+  /** The pipeline's counters (events seen, dropped, alerts...), sent as the health heartbeat. */
+  health?: () => Record<string, HealthValue>;
+  healthIntervalMs?: number;
+  /** A ping goes out this often; a peer that has not answered by the next one is dead. */
+  pingIntervalMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  batchMaxAlerts?: number;
+  batchMaxBytes?: number;
+  /** Batches sent and not yet acknowledged. */
+  windowBatches?: number;
+  log?: ReporterLog;
+}
+
+export interface ReporterStats {
+  connected: boolean;
+  /** ISO time of the last acknowledgement that moved the watermark, or null. */
+  lastDelivery: string | null;
+  delivered: number;
+  connects: number;
+  spool: SpoolStats;
+}
+
+export class Reporter implements AlertSink {
+  private readonly opts: Required<Omit<ReporterOptions, 'spool' | 'tls' | 'health' | 'log'>> & ReporterOptions;
+  private ws: WebSocket | null = null;
+  private ready = false;
+  private sentUpTo = 0;
+  private inflight: number[] = [];
+  private pumping = false;
+  private pumpAgain = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private peerAlive = true;
+  private stopped = false;
+  private lastDelivery: string | null = null;
+  private delivered = 0;
+  private connects = 0;
+  private readonly log: ReporterLog;
+  private readonly ackWaiters: { seq: number; resolve(): void }[] = [];
+
+  private constructor(
+    opts: ReporterOptions,
+    readonly spool: Spool,
+  ) {
+    this.opts = {
+      healthIntervalMs: 10_000,
+      pingIntervalMs: 15_000,
+      backoffInitialMs: 250,
+      backoffMaxMs: 30_000,
+      batchMaxAlerts: 500,
+      batchMaxBytes: 512 * 1024,
+      windowBatches: 4,
+      ...opts,
+    };
+    this.log = opts.log ?? (() => undefined);
+    spool.on('append', () => this.pump());
+  }
+
+  /** Opens the spool and starts connecting; alerts written before the first connect wait on disk. */
+  static async start(opts: ReporterOptions): Promise<Reporter> {
+    const spoolDir = path.join(opts.stateDir, 'spool');
+    fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const spool = await Spool.open({ ...opts.spool, dir: spoolDir });
+    const reporter = new Reporter(opts, spool);
+    reporter.connect();
+    return reporter;
+  }
+
+  /** Resolves once the alert is durable in the spool (not when it is delivered). */
+  async write(alert: AlertDocument): Promise<void> {
+    await this.spool.append(alert);
+  }
+
+  /** Resolves when the collector has acknowledged everything spooled so far. */
+  drained(): Promise<void> {
+    const seq = this.spool.lastSeq;
+    if (this.spool.acked >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
+  }
+
+  stats(): ReporterStats {
+    return {
+      connected: this.ready,
+      lastDelivery: this.lastDelivery,
+      delivered: this.delivered,
+      connects: this.connects,
+      spool: this.spool.stats(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.teardown();
+    this.ws?.close(1001, 'agent stopping');
+    this.ws = null;
+    await this.spool.close();
+  }
+
+  private url(): string {
+    const u = new URL(this.opts.url);
+    if (u.pathname === '/' || u.pathname === '') u.pathname = AGENT_PATH;
+    return u.toString();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const tls = this.opts.tls ?? {};
+    const ws = new WebSocket(this.url(), {
+      headers: { Authorization: `Bearer ${this.opts.token}` },
+      handshakeTimeout: 10_000,
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      rejectUnauthorized: tls.rejectUnauthorized !== false,
+    });
+    this.ws = ws;
+    ws.on('open', () => this.onOpen(ws));
+    ws.on('message', (data, isBinary) => this.onMessage(ws, data, isBinary));
+    ws.on('pong', () => {
+      this.peerAlive = true;
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      this.log('error', `collector refused the connection: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+      ws.terminate();
+    });
+    ws.on('error', (err) => this.log('warn', `collector connection: ${err.message}`));
+    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
+  }
+
+  private onOpen(ws: WebSocket): void {
+    this.peerAlive = true;
+    this.pingTimer = setInterval(() => {
+      if (!this.peerAlive) {
+        this.log('warn', 'collector did not answer a ping: reconnecting');
+        ws.terminate();
+        return;
+      }
+      this.peerAlive = false;
+      ws.ping();
+    }, this.opts.pingIntervalMs);
+    this.send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      agent: { id: this.opts.agent.id, name: this.opts.agent.name, version: this.opts.agent.version },
+      stream: this.spool.stream,
+      lastSeq: this.spool.lastSeq,
+    });
+  }
+
+  private onMessage(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    if (ws !== this.ws) return;
+    this.peerAlive = true;
+    let msg: { type?: unknown; acked?: unknown; seq?: unknown };
+    try {
+      if (isBinary) throw new Error('binary frame');
+      msg = JSON.parse(data.toString()) as typeof msg;
+    } catch {
+      this.log('warn', 'collector sent a frame that is not JSON text: reconnecting');
+      ws.terminate();
+      return;
+    }
+    if (msg.type === 'welcome' && Number.isSafeInteger(msg.acked)) void this.onWelcome(msg.acked as number);
+    else if (msg.type === 'ack' && Number.isSafeInteger(msg.seq)) void this.onAck(msg.seq as number);
+    else this.log('warn', `collector sent an unknown message: ${String(msg.type).slice(0, 40)}`);
+  }
+
+  private async onWelcome(acked: number): Promise<void> {
+    if (acked > this.spool.lastSeq) {
+      this.log('warn', `collector has sequence numbers up to ${acked} for this stream, beyond the spool's ${this.spool.lastSeq}: numbering on from there`);
+      await this.spool.advanceTo(acked);
+    }
+    await this.spool.ack(acked);
+    this.sentUpTo = acked;
+    this.inflight = [];
+    this.ready = true;
+    this.attempt = 0;
+    this.connects++;
+    this.startHealth();
+    this.resolveWaiters();
+    this.pump();
+  }
+
+  private async onAck(seq: number): Promise<void> {
+    if (seq > this.spool.acked) {
+      this.delivered += seq - this.spool.acked;
+      this.lastDelivery = new Date().toISOString();
+    }
+    this.inflight = this.inflight.filter((last) => last > seq);
+    await this.spool.ack(seq);
+    this.resolveWaiters();
+    this.pump();
+  }
+
+  private resolveWaiters(): void {
+    const acked = this.spool.acked;
+    for (let i = this.ackWaiters.length - 1; i >= 0; i--) {
+      const w = this.ackWaiters[i] as { seq: number; resolve(): void };
+      if (w.seq <= acked) {
+        this.ackWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    const wasReady = this.ready;
+    this.teardown();
+    if (this.stopped) return;
+    if (wasReady || code !== 1006) this.log('warn', `collector connection closed (${code}${reason ? `: ${reason}` : ''})`);
+    // Full jitter keeps a fleet that lost its collector from reconnecting in lockstep.
+    const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    const delay = cap / 2 + Math.random() * (cap / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private teardown(): void {
+    this.ready = false;
+    this.inflight = [];
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.pingTimer = null;
+    this.healthTimer = null;
+  }
+
+  private startHealth(): void {
+    const sendHealth = (): void => {
+      const spool = this.spool.stats();
+      const stats: Record<string, HealthValue> = {
+        ...(this.opts.health?.() ?? {}),
+        spool_depth: spool.depth,
+        spool_bytes: spool.bytes,
+        spool_dropped: spool.dropped,
+        spool_truncated: spool.truncated,
+        last_delivery: this.lastDelivery,
+      };
+      this.send({ type: 'health', at: new Date().toISOString(), stats });
+    };
+    sendHealth();
+    this.healthTimer = setInterval(sendHealth, this.opts.healthIntervalMs);
+  }
+
+  private send(msg: AgentMessage): void {
+    this.ws?.send(JSON.stringify(msg));
+  }
+
+  /** Sends spooled alerts after sentUpTo while the window has room; one pump at a time. */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pumpLoop().finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.pump();
+      }
+    });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    while (this.ready && this.ws !== null && this.inflight.length < this.opts.windowBatches) {
+      const ws = this.ws;
+      const from = this.sentUpTo + 1;
+      const entries = await this.spool.read(from, this.opts.batchMaxAlerts, this.opts.batchMaxBytes);
+      if (ws !== this.ws || !this.ready || from !== this.sentUpTo + 1) return;
+      const first = entries[0];
+      if (first === undefined) return;
+      if (first.seq > from) this.sendGaps(from, first.seq - 1);
+      // The spooled JSON goes out as is: no parse and re-serialize per alert.
+      const frame = `{"type":"alerts","first":${first.seq},"alerts":[${entries.map((e) => e.json).join(',')}]}`;
+      const last = (entries[entries.length - 1] as { seq: number }).seq;
+      ws.send(frame);
+      this.sentUpTo = last;
+      this.inflight.push(last);
+    }
+  }
+
+  /** Accounts for sequence numbers the spool no longer has, split by what we know of them. */
+  private sendGaps(from: number, to: number): void {
+    const ackedEarlier = Math.min(to, this.spool.acked);
+    const emit = (a: number, b: number, reason: GapReason): void => {
+      if (a <= b) this.send({ type: 'gap', from: a, to: b, count: b - a + 1, reason });
+    };
+    emit(from, ackedEarlier, 'acked-earlier');
+    const lost = this.spool.stats();
+    emit(Math.max(from, ackedEarlier + 1), to, lost.damaged > 0 && lost.dropped === 0 ? 'spool-damaged' : 'spool-full');
+    this.sentUpTo = to;
+  }
+}
