@@ -1,0 +1,57 @@
+/** (event, rule) -> ECS alert document. */
+import type { EcsDocument, EcsObject, EcsValue } from '../model/ecs';
+import type { RuleMeta, ThreatEntry } from '../rules/types';
+import type { AgentInfo, AlertDocument } from './types';
+
+/** ECS threat.* is flat with array values; Elastic rule files nest it per framework. */
+function threatFields(threat: readonly ThreatEntry[]): EcsObject | undefined {
+  if (threat.length === 0) return undefined;
+  const tactic = { id: [] as string[], name: [] as string[], reference: [] as string[] };
+  const technique = { id: [] as string[], name: [] as string[], reference: [] as string[] };
+  const subtechnique = { id: [] as string[], name: [] as string[], reference: [] as string[] };
+  const add = (into: typeof tactic, ref: { id: string; name: string; reference?: string }): void => {
+    if (into.id.includes(ref.id)) return;
+    into.id.push(ref.id);
+    into.name.push(ref.name);
+    if (ref.reference !== undefined) into.reference.push(ref.reference);
+  };
+  for (const entry of threat) {
+    if (entry.tactic !== undefined) add(tactic, entry.tactic);
+    for (const t of entry.technique ?? []) {
+      add(technique, t);
+      for (const s of t.subtechnique ?? []) add(subtechnique, s);
+    }
+  }
+  const out: EcsObject = { framework: (threat[0] as ThreatEntry).framework };
+  if (tactic.id.length > 0) out.tactic = tactic;
+  if (technique.id.length > 0) out.technique = subtechnique.id.length > 0 ? { ...technique, subtechnique } : technique;
+  return out;
+}
+
+/**
+ * The triggering event's fields (deep-copied: the alert outlives the event and may be
+ * serialized later) plus event.kind "alert", rule.*, threat.*, agent.*.
+ * @timestamp stays the event's time, so a replay reproduces the live run's alerts exactly.
+ */
+export function buildAlert(event: EcsDocument, rule: RuleMeta, agent: AgentInfo): AlertDocument {
+  const alert = structuredClone(event) as EcsObject;
+  const eventField = alert.event;
+  const eventObject: EcsObject = typeof eventField === 'object' && eventField !== null && !Array.isArray(eventField) ? eventField : {};
+  eventObject.kind = 'alert';
+  alert.event = eventObject;
+  if (typeof alert['@timestamp'] !== 'string') alert['@timestamp'] = new Date().toISOString();
+  const ruleFields: EcsObject = {
+    id: rule.id,
+    name: rule.name,
+    severity: rule.severity,
+    risk_score: rule.riskScore,
+    reference: rule.references.slice() as EcsValue[],
+  };
+  if (rule.description !== undefined) ruleFields.description = rule.description;
+  alert.rule = ruleFields;
+  const threat = threatFields(rule.threat);
+  if (threat !== undefined) alert.threat = threat;
+  else delete alert.threat;
+  alert.agent = { name: agent.name, version: agent.version, id: agent.id, type: 'keysentry' };
+  return alert;
+}

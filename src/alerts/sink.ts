@@ -1,0 +1,37 @@
+/** An AlertSink writing one JSON line per alert to a stream (stdout for `replay` and `run`). */
+import type { Writable } from 'node:stream';
+import type { AlertDocument, AlertSink } from './types';
+
+export class JsonLinesSink implements AlertSink {
+  private failed: Error | undefined;
+
+  /** `endOnClose`: end the stream on close (a file); false leaves stdout open. */
+  constructor(
+    private readonly out: Writable,
+    private readonly endOnClose = false,
+  ) {
+    // A closed pipe (`keysentry replay x | head`) must not crash the pipeline.
+    out.on('error', (err: Error) => {
+      this.failed = err;
+    });
+  }
+
+  write(alert: AlertDocument): void | Promise<void> {
+    if (this.failed !== undefined) return undefined;
+    if (this.out.write(JSON.stringify(alert) + '\n')) return undefined;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.out.off('drain', done);
+        this.out.off('error', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('error', done);
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.endOnClose || this.failed !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.out.end(() => resolve()));
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * ECS NDJSON: one ECS document per line, as Elastic exports them, with nested objects,
+ * dotted field names ("process.parent.name"), or both. Documents are taken as given
+ * (process.parent.* included) and handed on nested, so the rules and the alert builder see
+ * one shape. An Elasticsearch search hit ({"_index", "_source": {...}}) is unwrapped.
+ */
+import type { EcsDocument } from '../model/ecs';
+import { FieldError, int, isObject, obj, str, strArray, type JsonObject } from './fields';
+import type { SourceItem } from './types';
+
+function setOwn(target: JsonObject, key: string, value: unknown): void {
+  // defineProperty, so a key named "__proto__" stays data instead of replacing the prototype.
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+function ownValue(target: JsonObject, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
+function merge(target: JsonObject, key: string, value: unknown, path: string): void {
+  const existing = ownValue(target, key);
+  if (existing === undefined) {
+    setOwn(target, key, value);
+  } else if (isObject(existing) && isObject(value)) {
+    for (const [k, v] of Object.entries(value)) merge(existing, k, v, `${path}.${k}`);
+  } else {
+    throw new FieldError(path, 'given twice (nested and dotted)');
+  }
+}
+
+/** Nests dotted keys at every level; returns the input itself when it has none. */
+export function nestDotted(doc: JsonObject, path = ''): JsonObject {
+  let dotted = false;
+  for (const key of Object.keys(doc)) {
+    const v = doc[key];
+    if (key.includes('.')) dotted = true;
+    else if (isObject(v)) {
+      const nested = nestDotted(v, path + key + '.');
+      if (nested !== v) setOwn(doc, key, nested);
+    }
+  }
+  if (!dotted) return doc;
+  const out: JsonObject = {};
+  for (const [key, v0] of Object.entries(doc)) {
+    const v = isObject(v0) && key.includes('.') ? nestDotted(v0, path + key + '.') : v0;
+    const segments = key.split('.');
+    let target = out;
+    for (let i = 0; i < segments.length - 1; i++) {
+      const seg = segments[i] as string;
+      let next = ownValue(target, seg);
+      if (next === undefined) {
+        next = {};
+        setOwn(target, seg, next);
+      } else if (!isObject(next)) {
+        throw new FieldError(path + segments.slice(0, i + 1).join('.'), 'is both a value and an object');
+      }
+      target = next as JsonObject;
+    }
+    merge(target, segments[segments.length - 1] as string, v, path + key);
+  }
+  return out;
+}
+
+const STRING_FIELDS = ['executable', 'name', 'command_line', 'entity_id', 'working_directory'] as const;
+
+function checkProcessFields(p: JsonObject, path: string): void {
+  if (p.pid !== undefined) int(p.pid, `${path}.pid`);
+  for (const f of STRING_FIELDS) if (p[f] !== undefined) str(p[f], `${path}.${f}`);
+  if (p.args !== undefined && typeof p.args !== 'string') strArray(p.args, `${path}.args`);
+}
+
+function stringOrStrings(v: unknown, path: string): void {
+  if (v !== undefined && typeof v !== 'string') strArray(v, path);
+}
+
+/** Type checks on the fields keysentry and its rules rely on; other fields pass untouched. */
+function checkEcsDocument(doc: JsonObject): void {
+  if (doc['@timestamp'] !== undefined) str(doc['@timestamp'], '@timestamp');
+  if (doc.event !== undefined) {
+    const event = obj(doc.event, 'event');
+    for (const f of ['kind', 'action', 'id'] as const) if (event[f] !== undefined) str(event[f], `event.${f}`);
+    stringOrStrings(event.category, 'event.category');
+    stringOrStrings(event.type, 'event.type');
+  }
+  if (doc.process !== undefined) {
+    const process = obj(doc.process, 'process');
+    checkProcessFields(process, 'process');
+    if (process.parent !== undefined) checkProcessFields(obj(process.parent, 'process.parent'), 'process.parent');
+  }
+  if (doc.host !== undefined) {
+    const host = obj(doc.host, 'host');
+    if (host.os !== undefined && obj(host.os, 'host.os').type !== undefined) str((host.os as JsonObject).type, 'host.os.type');
+  }
+}
+
+/** One parsed line -> an ECS document item, or a rejection. */
+export function ecsItem(value: unknown, where: string): SourceItem {
+  try {
+    let doc = obj(value, 'line');
+    if (isObject(doc._source) && typeof doc._index === 'string') doc = doc._source;
+    doc = nestDotted(doc);
+    checkEcsDocument(doc);
+    return { kind: 'ecs', doc: doc as EcsDocument, where };
+  } catch (err) {
+    if (err instanceof FieldError) return { kind: 'reject', where, reason: err.message };
+    if (err instanceof RangeError) return { kind: 'reject', where, reason: 'document nested too deeply' };
+    throw err;
+  }
+}
+
+/** True when a parsed line looks like an ECS document (for format auto-detection). */
+export function looksLikeEcs(value: JsonObject): boolean {
+  if (isObject(value._source)) return true;
+  for (const key of Object.keys(value)) {
+    if (key === '@timestamp' || key === 'event' || key === 'process' || key.startsWith('event.') || key.startsWith('process.')) return true;
+  }
+  return false;
+}

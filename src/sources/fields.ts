@@ -1,0 +1,99 @@
+/**
+ * Typed reads of parsed JSON for the readers. Each throws a FieldError naming the field path
+ * and what was wrong, which the reader turns into a rejected line.
+ */
+
+export class FieldError extends Error {
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
+    this.name = 'FieldError';
+  }
+}
+
+export type JsonObject = Record<string, unknown>;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function obj(v: unknown, path: string): JsonObject {
+  if (!isObject(v)) throw new FieldError(path, v === undefined ? 'missing' : `expected an object, got ${describe(v)}`);
+  return v;
+}
+
+export function int(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+    throw new FieldError(path, v === undefined ? 'missing' : `expected an integer, got ${typeof v === 'number' ? v : describe(v)}`);
+  }
+  return v;
+}
+
+/** null and absent both mean "not given". */
+export function optInt(v: unknown, path: string): number | undefined {
+  return v === undefined || v === null ? undefined : int(v, path);
+}
+
+export function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw new FieldError(path, v === undefined ? 'missing' : `expected a string, got ${describe(v)}`);
+  return v;
+}
+
+export function optStr(v: unknown, path: string): string | undefined {
+  return v === undefined || v === null ? undefined : str(v, path);
+}
+
+export function optBool(v: unknown, path: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new FieldError(path, `expected a boolean, got ${describe(v)}`);
+  return v;
+}
+
+export function strArray(v: unknown, path: string): string[] {
+  if (!Array.isArray(v)) throw new FieldError(path, v === undefined ? 'missing' : `expected an array of strings, got ${describe(v)}`);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') throw new FieldError(`${path}[${i}]`, `expected a string, got ${describe(v[i])}`);
+  }
+  return v as string[];
+}
+
+/** A pid or pidversion: a non-negative integer that fits the 32-bit kernel types. */
+export function pidNumber(v: unknown, path: string): number {
+  const n = int(v, path);
+  if (n < 0 || n > 0xffff_ffff) throw new FieldError(path, `out of range: ${n}`);
+  return n;
+}
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** ISO-8601 (as eslogger writes it, nanoseconds kept) -> ns since the epoch. */
+export function isoTimeNs(v: unknown, path: string): bigint {
+  const s = str(v, path);
+  const m = s.length <= 40 ? ISO_TIME.exec(s) : null;
+  if (m === null) throw new FieldError(path, 'expected an ISO-8601 time like 2025-08-07T13:21:35.880814738Z');
+  const [, y, mo, d, h, mi, sec, frac, zone] = m as unknown as string[];
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
+  const check = new Date(ms);
+  if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || Number(sec) > 59 || Number(mi) > 59) {
+    throw new FieldError(path, `not a valid date/time: ${s}`);
+  }
+  let offsetMinutes = 0;
+  if (zone !== 'Z') {
+    const sign = (zone as string)[0] === '-' ? -1 : 1;
+    offsetMinutes = sign * (Number((zone as string).slice(1, 3)) * 60 + Number((zone as string).slice(4, 6)));
+  }
+  const fracNs = frac === undefined ? 0n : BigInt(frac.padEnd(9, '0'));
+  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + fracNs;
+}
+
+/** A bigint written as a decimal string (JSON has no 64-bit integers). */
+export function bigintString(v: unknown, path: string): bigint {
+  const s = str(v, path);
+  if (!/^-?\d{1,20}$/.test(s)) throw new FieldError(path, 'expected a decimal integer string');
+  return BigInt(s);
+}

@@ -1,0 +1,107 @@
+/**
+ * Bounded line splitting and per-line checks shared by every line-based reader.
+ *
+ * A line longer than the cap is never assembled: its bytes are counted and dropped as they
+ * stream past, and the line is reported once its newline (or the end of input) arrives.
+ */
+import { isUtf8 } from 'node:buffer';
+
+export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+export type RawLine = { lineNo: number; bytes: Buffer } | { lineNo: number; tooLongBytes: number };
+
+/** Splits a byte stream into lines, one array per input chunk. */
+export async function* splitLines(input: AsyncIterable<Buffer | string>, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawLine[]> {
+  let parts: Buffer[] = [];
+  let pendingBytes = 0;
+  let skipping = false;
+  let lineNo = 0;
+  const finishLine = (last: Buffer, out: RawLine[]): void => {
+    lineNo++;
+    if (skipping || pendingBytes + last.length > maxLineBytes) {
+      out.push({ lineNo, tooLongBytes: pendingBytes + last.length });
+    } else {
+      out.push({ lineNo, bytes: parts.length === 0 ? last : Buffer.concat([...parts, last]) });
+    }
+    parts = [];
+    pendingBytes = 0;
+    skipping = false;
+  };
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const out: RawLine[] = [];
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+      finishLine(buf.subarray(start, nl), out);
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      const rest = buf.subarray(start);
+      pendingBytes += rest.length;
+      if (!skipping && pendingBytes > maxLineBytes) {
+        skipping = true;
+        parts = [];
+      } else if (!skipping) {
+        parts.push(rest);
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+  if (pendingBytes > 0 || skipping) {
+    const out: RawLine[] = [];
+    const tail = parts.length === 0 ? Buffer.alloc(0) : Buffer.concat(parts);
+    pendingBytes -= tail.length;
+    parts = [];
+    finishLine(tail, out);
+    yield out;
+  }
+}
+
+export type LineText = { text: string } | { blank: true } | { reason: string };
+
+/** Bytes of one line -> its text, or why it cannot be used. */
+export function decodeLine(line: Buffer): LineText {
+  let bytes = line;
+  if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
+  if (bytes.length === 0) return { blank: true };
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) return { reason: `NUL byte at byte ${nul + 1}` };
+  if (!isUtf8(bytes)) return { reason: `invalid UTF-8 at byte ${firstInvalidUtf8(bytes) + 1}` };
+  const text = bytes.toString('utf8');
+  const first = text.charCodeAt(0);
+  if ((first === 32 || first === 9) && text.trim() === '') return { blank: true };
+  return { text };
+}
+
+/** Offset of the first byte that breaks UTF-8 (only called once a line is known to be bad). */
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    const need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (need < 0) return i;
+    if (need > 0 && !isUtf8(b.subarray(i, i + need + 1))) return i;
+    i += need + 1;
+  }
+  return Math.max(0, b.length - 1);
+}
+
+/** Parses one line's JSON; the error text is shortened and made printable (it quotes input). */
+export function parseJson(text: string): { value: unknown } | { reason: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { reason: `invalid JSON: ${printable(err instanceof Error ? err.message : String(err), 160)}` };
+  }
+}
+
+/** Attacker text made safe for a one-line message: control characters escaped, length capped. */
+export function printable(text: string, maxChars: number): string {
+  const cut = text.length > maxChars ? text.slice(0, maxChars) + '…' : text;
+  let out = '';
+  for (const ch of cut) {
+    const c = ch.codePointAt(0) as number;
+    out += c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0) || c === 0x2028 || c === 0x2029 ? `\\u${c.toString(16).padStart(4, '0')}` : ch;
+  }
+  return out;
+}
