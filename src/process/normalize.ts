@@ -1,0 +1,583 @@
+/**
+ * Argument normalization: the `keysentry.*` fields of an exec event (docs/normalization.md).
+ *
+ * Elastic's rules match `process.args` as typed, so the same file reached through another
+ * spelling (a relative path, `~`, a firmlink alias, `//` or `/../`, a path inside an
+ * `sh -c` script or after `if=`) slips past them. This stage derives, from argv, cwd and the
+ * user, the canonical absolute paths an exec names, so rules can match one spelling.
+ *
+ * argv is attacker-controlled: every step is a single left-to-right pass over the text
+ * (script text is re-scanned at most MAX_SCRIPT_DEPTH times, for quoted strings nested in
+ * quoted strings), no RegExp touches event data, and the output per event is capped, with
+ * what was left out counted in `keysentry.dropped`. The keychain view is filled before the
+ * general list, with its own cap, so padding argv with junk paths cannot push a keychain
+ * path out of the field the rules read.
+ */
+import type { EcsObject, EcsProcessEvent } from '../model/ecs';
+import { basename } from './ecs';
+
+export interface NormalizeInput {
+  /** argv including argv[0]. */
+  args: readonly string[];
+  /** The process's working directory (absolute), when the source knows it. */
+  cwd?: string;
+  /** user.name: whose home `~` and `$HOME` stand for. */
+  userName?: string;
+  /** user.id, used for root's home when the name is missing. */
+  userId?: string;
+  /** process.name: decides whether script arguments follow shell grammar. */
+  processName?: string;
+}
+
+export interface NormalizedArgs {
+  /** Canonical absolute path of every path-like argument, option value and script word (first MAX_PATHS). */
+  paths: string[];
+  /** The subset of all candidate paths (before the MAX_PATHS cap) that contain "keychain" under case folding. */
+  keychainPaths: string[];
+  /** For tools with a known option grammar (`security`): the first operand after argv[0], options skipped. */
+  subcommand?: string;
+  /** Home directory `~` expanded to, when the user is known. */
+  home?: string;
+  /** Candidate paths left out by a cap. */
+  dropped: number;
+}
+
+/** Output caps: one event's keysentry fields stay small however large argv is. */
+export const LIMITS = {
+  maxPaths: 128,
+  maxKeychainPaths: 64,
+  /** Sum of the lengths of the stored paths. */
+  maxPathChars: 32 * 1024,
+  /**
+   * Longest word kept as a path candidate. The kernel refuses path arguments longer than
+   * MAXPATHLEN (1,024 bytes) with ENAMETOOLONG, so a longer word is not a path a syscall opens.
+   */
+  maxPathWord: 4096,
+} as const;
+
+/** Quoted strings inside script text are re-tokenized up to this depth (`sh -c "osascript -e '... \"cat x\"'"`). */
+const MAX_SCRIPT_DEPTH = 4;
+
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'csh', 'tcsh', 'fish']);
+/** Words that run the next word as the command (their own options are skipped). */
+const COMMAND_PREFIXES = new Set(['sudo', 'env', 'exec', 'command', 'nohup', 'time', 'nice', 'builtin', 'xcrun']);
+
+/**
+ * Per-tool getopt option strings for finding the subcommand: a letter followed by ':' takes
+ * a value. security(1): `security [-hilqv] [-p prompt] command [command_options]`.
+ */
+const SUBCOMMAND_GRAMMAR: Record<string, string> = { security: 'hilp:qv' };
+/** Longer than any verb of the tools above: a longer operand is left out rather than copied. */
+const MAX_SUBCOMMAND = 64;
+
+export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
+  const collector = new PathCollector(input);
+  const args = input.args;
+  for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
+  const out: NormalizedArgs = {
+    paths: collector.paths,
+    keychainPaths: collector.keychainPaths,
+    dropped: collector.dropped,
+  };
+  const grammar = SUBCOMMAND_GRAMMAR[input.processName ?? ''];
+  const subcommand = grammar === undefined ? undefined : findSubcommand(args, grammar);
+  if (subcommand !== undefined && subcommand.length <= MAX_SUBCOMMAND) out.subcommand = subcommand;
+  if (collector.home !== undefined) out.home = collector.home;
+  return out;
+}
+
+/** The pipeline's enrichment hook: fills `event.keysentry` from the event's own fields. */
+export function enrichEvent(event: EcsProcessEvent): void {
+  const p = event.process;
+  const input: NormalizeInput = { args: Array.isArray(p.args) ? p.args : [], processName: p.name };
+  if (typeof p.working_directory === 'string') input.cwd = p.working_directory;
+  if (typeof event.user?.name === 'string') input.userName = event.user.name;
+  if (typeof event.user?.id === 'string') input.userId = event.user.id;
+  const n = normalizeArguments(input);
+  const fields: EcsObject = event.keysentry ?? {};
+  if (n.paths.length > 0) fields.paths = n.paths;
+  if (n.keychainPaths.length > 0) fields.keychain_paths = n.keychainPaths;
+  if (n.subcommand !== undefined) fields.subcommand = n.subcommand;
+  if (n.home !== undefined) fields.home = n.home;
+  if (n.dropped > 0) fields.dropped = n.dropped;
+  event.keysentry = fields;
+}
+
+/** Home directory of a macOS account: root's is /var/root, everyone else's /Users/<name>. */
+export function homeOf(userName: string): string {
+  return userName === 'root' ? '/var/root' : `/Users/${userName}`;
+}
+
+/**
+ * Lexical canonical form of a path: `//` and `/./` collapsed, `..` applied, trailing slash
+ * dropped, then the Data-volume firmlink prefix and the `/private` symlink targets mapped to
+ * the names rules are written with. Symlinks other than those are not resolved (no file
+ * system access: the event may describe another machine). A relative path with no base
+ * stays relative, spelled `./...` so `*\/x` patterns still see a slash before its first name.
+ */
+export function canonicalPath(path: string, base?: string): string {
+  const absolute = path.startsWith('/');
+  const stack: string[] = [];
+  if (!absolute && base !== undefined && base.startsWith('/')) pushSegments(stack, base);
+  const rooted = absolute || (base !== undefined && base.startsWith('/'));
+  pushSegments(stack, path, rooted);
+  if (!rooted) return stack.length === 0 ? '.' : `./${stack.join('/')}`;
+  mapAliases(stack);
+  return `/${stack.join('/')}`;
+}
+
+function pushSegments(stack: string[], path: string, rooted = true): void {
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+    const seg = path.slice(start, i);
+    start = i + 1;
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      // `..` at the root stays at the root; above a relative path's start it is kept.
+      if (stack.length > 0 && stack[stack.length - 1] !== '..') stack.pop();
+      else if (!rooted) stack.push('..');
+      continue;
+    }
+    stack.push(seg);
+  }
+}
+
+/** /private/{var,etc,tmp} are where /var, /etc, /tmp point; the Data volume is firmlinked onto /. */
+const PRIVATE_LINKS = ['var', 'etc', 'tmp'];
+
+function mapAliases(stack: string[]): void {
+  if (stack.length >= 3 && foldEquals(stack[0] as string, 'system') && foldEquals(stack[1] as string, 'volumes') && foldEquals(stack[2] as string, 'data')) {
+    stack.splice(0, 3);
+  }
+  if (stack.length >= 2 && foldEquals(stack[0] as string, 'private') && PRIVATE_LINKS.some((l) => foldEquals(stack[1] as string, l))) {
+    stack.shift();
+  }
+}
+
+/**
+ * APFS compares names case-insensitively with Unicode folding, so `/ſystem` names /System.
+ * Only two non-ASCII code points fold onto ASCII letters under simple case folding:
+ * KELVIN SIGN (U+212A -> k) and LATIN SMALL LETTER LONG S (U+017F -> s).
+ */
+function foldChar(c: number): number {
+  if (c >= 0x41 && c <= 0x5a) return c | 0x20;
+  if (c === 0x212a) return 0x6b;
+  if (c === 0x17f) return 0x73;
+  return c;
+}
+
+/** `s` equals the lower-case ASCII `lower` under case folding. */
+function foldEquals(s: string, lower: string): boolean {
+  if (s.length !== lower.length) return false;
+  for (let i = 0; i < s.length; i++) if (foldChar(s.charCodeAt(i)) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** "keychain" occurs in `s` under case folding. Its letters never overlap a shifted copy of themselves, so one pass suffices. */
+export function mentionsKeychain(s: string): boolean {
+  const needle = 'keychain';
+  let matched = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = foldChar(s.charCodeAt(i));
+    if (c === needle.charCodeAt(matched)) {
+      if (++matched === needle.length) return true;
+    } else {
+      matched = c === 0x6b ? 1 : 0;
+    }
+  }
+  return false;
+}
+
+/**
+ * The first operand after argv[0] under a getopt option string: options (and the values of
+ * those that take one) are skipped, `--` ends them. Without a grammar, any `-x` word is a flag.
+ */
+export function findSubcommand(args: readonly string[], grammar: string): string | undefined {
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') return args[i + 1];
+    if (a.length < 2 || a.charCodeAt(0) !== 0x2d) return a;
+    // A cluster like `-qp prompt` or `-pprompt`: the first letter that takes a value ends it.
+    for (let j = 1; j < a.length; j++) {
+      const k = grammar.indexOf(a[j] as string);
+      if (k >= 0 && grammar[k + 1] === ':') {
+        if (j === a.length - 1) i++;
+        break;
+      }
+    }
+  }
+  return undefined;
+}
+
+const enum Ch {
+  Tab = 0x09,
+  Newline = 0x0a,
+  Return = 0x0d,
+  Space = 0x20,
+  DoubleQuote = 0x22,
+  Dollar = 0x24,
+  Ampersand = 0x26,
+  Quote = 0x27,
+  OpenParen = 0x28,
+  CloseParen = 0x29,
+  Plus = 0x2b,
+  Comma = 0x2c,
+  Slash = 0x2f,
+  Semicolon = 0x3b,
+  Less = 0x3c,
+  Equals = 0x3d,
+  Greater = 0x3e,
+  At = 0x40,
+  OpenBracket = 0x5b,
+  Backslash = 0x5c,
+  CloseBracket = 0x5d,
+  Backtick = 0x60,
+  Pipe = 0x7c,
+  Tilde = 0x7e,
+}
+
+function isBlank(c: number): boolean {
+  return c === Ch.Space || c === Ch.Tab || c === Ch.Newline || c === Ch.Return;
+}
+
+/** Ends a simple command in shell grammar (and a statement in most scripting languages). */
+function isCommandBreak(c: number): boolean {
+  return c === Ch.Semicolon || c === Ch.Ampersand || c === Ch.Pipe || c === Ch.OpenParen || c === Ch.CloseParen || c === Ch.Backtick || c === Ch.Newline;
+}
+
+/** Outside shell grammar (Python, AppleScript, JavaScript...), these also separate words: `open('/a','rb')`. */
+function isCodePunctuation(c: number): boolean {
+  return c === Ch.Comma || c === Ch.OpenBracket || c === Ch.CloseBracket || c === Ch.Plus;
+}
+
+/** Characters that make an argument worth reading as script text. */
+function looksLikeScript(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    if (isBlank(s.charCodeAt(i))) return true;
+  }
+  return hasScriptSyntax(s);
+}
+
+/** Quotes, command separators or redirections: text in a language, not a file name with blanks in it. */
+function hasScriptSyntax(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isCommandBreak(c) || c === Ch.Quote || c === Ch.DoubleQuote || c === Ch.Less || c === Ch.Greater) return true;
+  }
+  return false;
+}
+
+/** One word of script text and what precedes it. */
+interface Word {
+  text: string;
+  /** The word follows `<` or `>`: the shell itself opens it. */
+  redirect: boolean;
+  /** The word starts a new simple command. */
+  commandStart: boolean;
+  /** The word was (partly) quoted: its blanks are literal. */
+  quoted: boolean;
+}
+
+/**
+ * Splits script text into words, shell-style: blanks separate, quotes group and are removed,
+ * backslash escapes (not inside single quotes). One pass; words are emitted to `sink`.
+ */
+function tokenize(text: string, shell: boolean, sink: (w: Word) => void): void {
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  let redirectNext = false;
+  let commandStart = true;
+  const flush = (): void => {
+    if (inWord) {
+      sink({ text: word, redirect: redirectNext, commandStart, quoted });
+      redirectNext = false;
+      commandStart = false;
+    }
+    word = '';
+    inWord = false;
+    quoted = false;
+  };
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === Ch.Quote) {
+      const end = text.indexOf("'", i + 1);
+      const stop = end < 0 ? text.length : end;
+      word += text.slice(i + 1, stop);
+      inWord = true;
+      quoted = true;
+      i = stop + 1;
+      continue;
+    }
+    if (c === Ch.DoubleQuote) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== Ch.DoubleQuote) {
+        const d = text.charCodeAt(i);
+        if (d === Ch.Backslash && i + 1 < text.length) {
+          const e = text.charCodeAt(i + 1);
+          if (e === Ch.DoubleQuote || e === Ch.Backslash || e === Ch.Dollar || e === Ch.Backtick) {
+            word += text[i + 1];
+            i += 2;
+            continue;
+          }
+        }
+        word += text[i];
+        i++;
+      }
+      inWord = true;
+      quoted = true;
+      i++;
+      continue;
+    }
+    if (c === Ch.Backslash && i + 1 < text.length) {
+      word += text[i + 1];
+      inWord = true;
+      i += 2;
+      continue;
+    }
+    if (isBlank(c) && c !== Ch.Newline) {
+      flush();
+      i++;
+      continue;
+    }
+    if (isCommandBreak(c)) {
+      flush();
+      commandStart = true;
+      i++;
+      continue;
+    }
+    if (c === Ch.Less || c === Ch.Greater) {
+      flush();
+      redirectNext = true;
+      i++;
+      continue;
+    }
+    if (!shell && isCodePunctuation(c)) {
+      flush();
+      i++;
+      continue;
+    }
+    word += text[i];
+    inWord = true;
+    i++;
+  }
+  flush();
+}
+
+/** Gathers candidate paths from argv and embedded scripts into the capped output lists. */
+class PathCollector {
+  readonly paths: string[] = [];
+  readonly keychainPaths: string[] = [];
+  readonly home: string | undefined;
+  dropped = 0;
+  private readonly seen = new Set<string>();
+  private pathChars = 0;
+  private readonly cwd: string | undefined;
+  private readonly shell: boolean;
+
+  constructor(input: NormalizeInput) {
+    this.cwd = input.cwd !== undefined && input.cwd.startsWith('/') ? input.cwd : undefined;
+    if (input.userName !== undefined && input.userName !== '') this.home = homeOf(input.userName);
+    else if (input.userId === '0') this.home = '/var/root';
+    this.shell = SHELLS.has(input.processName ?? '');
+  }
+
+  /** One argv element. Every non-option word may be a relative path, so all of them are resolved. */
+  argument(arg: string): void {
+    if (arg.charCodeAt(0) === 0x2d) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) this.candidate(arg.slice(eq + 1), this.cwd);
+    } else {
+      const value = assignmentValue(arg);
+      if (value !== undefined) this.candidate(value, this.cwd);
+      // A shell's script argument is script text, not a path with blanks in it.
+      else if (!hasScriptSyntax(arg) && !(this.shell && looksLikeScript(arg))) this.candidate(arg, this.cwd);
+    }
+    if (looksLikeScript(arg)) this.script(arg, this.shell, 1, this.cwd);
+  }
+
+  /**
+   * Script text: words that look like paths are candidates. In shell grammar a simple command
+   * run by `security` is skipped (its own exec is evaluated with the verb-aware exclusions),
+   * except its redirections, which the shell performs; `cd DIR` moves the base of later
+   * relative words. Quoted words with blanks in them are scripts one level down.
+   */
+  private script(text: string, shell: boolean, depth: number, cwd: string | undefined): void {
+    const skipSecurity = shell && !redefinesSecurity(text);
+    let base = cwd;
+    let commandWord: string | undefined;
+    let awaitingCommand = true;
+    let afterPrefix = false;
+    let wordsInCommand = 0;
+    tokenize(text, shell, (w) => {
+      if (w.commandStart) {
+        commandWord = undefined;
+        awaitingCommand = true;
+        afterPrefix = false;
+        wordsInCommand = 0;
+      }
+      const isAssignment = assignmentValue(w.text) !== undefined;
+      if (awaitingCommand && !w.redirect && !isAssignment && !(afterPrefix && w.text.startsWith('-'))) {
+        const name = basename(w.text);
+        if (COMMAND_PREFIXES.has(name)) {
+          afterPrefix = true;
+        } else {
+          commandWord = name;
+          awaitingCommand = false;
+        }
+      } else if (!w.redirect) {
+        wordsInCommand++;
+      }
+      if (shell && commandWord === 'cd' && wordsInCommand === 1 && !w.redirect) {
+        base = this.resolveBase(w.text, base);
+      }
+      const skipped = skipSecurity && commandWord === 'security' && !w.redirect;
+      // A script handed to another shell is read as script only, never as one long path.
+      const wrapped = w.quoted && commandWord !== undefined && SHELLS.has(commandWord) && looksLikeScript(w.text);
+      if (!skipped && !wrapped && !hasScriptSyntax(w.text) && scriptWordIsPathLike(w.text) && (!looksLikeScript(w.text) || startsLikeAbsolute(w.text))) {
+        const value = assignmentValue(w.text) ?? optionValue(w.text);
+        this.candidate(value ?? w.text, base);
+        if (w.text.indexOf(':') >= 0 && w.text.indexOf('/') < 0 && mentionsKeychain(w.text)) {
+          // AppleScript HFS path ("Macintosh HD:Users:x:Library:Keychains:"): ':' separates names.
+          this.candidate(`/${w.text.split(':').join('/')}`, base);
+        }
+      }
+      if (!skipped && w.quoted && depth < MAX_SCRIPT_DEPTH && looksLikeScript(w.text)) {
+        this.script(w.text, shell, depth + 1, base);
+      }
+    });
+  }
+
+  private resolveBase(word: string, base: string | undefined): string | undefined {
+    const expanded = this.expandHome(word);
+    const target = expanded ?? word;
+    if (target.startsWith('/')) return canonicalPath(target);
+    return base === undefined ? undefined : canonicalPath(target, base);
+  }
+
+  /** `~`, `~/x`, `~name/x`, `$HOME/x`, `${HOME}/x` with the home filled in; undefined if not home-relative or home unknown. */
+  private expandHome(word: string): string | undefined {
+    const rest = homeRelativeRest(word);
+    if (rest === undefined) return undefined;
+    if (rest.user !== undefined) return homeOf(rest.user) + rest.path;
+    return this.home === undefined ? undefined : this.home + rest.path;
+  }
+
+  private candidate(raw: string, base: string | undefined): void {
+    let text = raw;
+    if (text.length === 0 || text.length > LIMITS.maxPathWord) {
+      if (text.length > LIMITS.maxPathWord) this.dropped++;
+      return;
+    }
+    const first = text.charCodeAt(0);
+    if (first === Ch.At || first === Ch.Less) text = text.slice(1); // curl `-F f=@path`, `-d @path`, `name=<path`
+    if (text.startsWith('file://')) text = decodePercent(text.slice('file://'.length));
+    else if (text.indexOf('://') >= 0) return; // a URL names no local file
+    if (text.length === 0) return;
+    const home = homeRelativeRest(text);
+    if (home !== undefined) {
+      // As typed (the shell's HOME may differ from the account's: sudo keeps it) and expanded.
+      const rest: string[] = [];
+      pushSegments(rest, home.path, false);
+      this.add(`~${home.user ?? ''}${rest.length === 0 ? '' : `/${rest.join('/')}`}`);
+      const expanded = this.expandHome(text);
+      if (expanded !== undefined) this.add(canonicalPath(expanded));
+      return;
+    }
+    this.add(canonicalPath(text, base));
+  }
+
+  private add(path: string): void {
+    if (this.seen.has(path)) return;
+    let stored = false;
+    let left = false;
+    if (mentionsKeychain(path)) {
+      if (this.keychainPaths.length < LIMITS.maxKeychainPaths) {
+        this.keychainPaths.push(path);
+        stored = true;
+      } else left = true;
+    }
+    if (this.paths.length < LIMITS.maxPaths && this.pathChars + path.length <= LIMITS.maxPathChars) {
+      this.paths.push(path);
+      this.pathChars += path.length;
+      stored = true;
+    } else left = true;
+    // Only stored paths are remembered, so the set is bounded by the two caps.
+    if (stored) this.seen.add(path);
+    if (left) this.dropped++;
+  }
+}
+
+/** `~[user]/rest`, `$HOME/rest`, `${HOME}/rest` -> the user (for `~user`) and `/rest`; else undefined. */
+function homeRelativeRest(word: string): { user?: string; path: string } | undefined {
+  let after: number;
+  if (word.startsWith('${HOME}')) after = 7;
+  else if (word.startsWith('$HOME')) after = 5;
+  else if (word.charCodeAt(0) === Ch.Tilde) {
+    let end = word.indexOf('/');
+    if (end < 0) end = word.length;
+    const user = word.slice(1, end);
+    const path = word.slice(end);
+    return user === '' ? { path } : { user, path };
+  } else return undefined;
+  if (after < word.length && word.charCodeAt(after) !== Ch.Slash) return undefined; // `$HOMEBREW_PREFIX`
+  return { path: word.slice(after) };
+}
+
+/** The value of `name=value` when `name` is an identifier-like key (`if=`, `file=`, `D=`), else undefined. */
+function assignmentValue(word: string): string | undefined {
+  const eq = word.indexOf('=');
+  if (eq <= 0) return undefined;
+  for (let i = 0; i < eq; i++) {
+    const c = word.charCodeAt(i) | 0x20;
+    const ident = (c >= 0x61 && c <= 0x7a) || (word.charCodeAt(i) >= 0x30 && word.charCodeAt(i) <= 0x39) || word[i] === '_' || word[i] === '-' || word[i] === '.';
+    if (!ident) return undefined;
+  }
+  return word.slice(eq + 1);
+}
+
+/** The value of `--opt=value` inside script text. */
+function optionValue(word: string): string | undefined {
+  if (word.charCodeAt(0) !== 0x2d) return undefined;
+  const eq = word.indexOf('=');
+  return eq > 0 ? word.slice(eq + 1) : undefined;
+}
+
+/** A script word worth resolving: it has a slash, starts at home or a variable, or names a keychain. */
+function scriptWordIsPathLike(word: string): boolean {
+  if (word.length === 0) return false;
+  const c = word.charCodeAt(0);
+  return word.indexOf('/') >= 0 || c === Ch.Tilde || c === Ch.Dollar || mentionsKeychain(word);
+}
+
+/** A quoted word with blanks is kept as one path only when it is spelled from the root or home. */
+function startsLikeAbsolute(word: string): boolean {
+  const c = word.charCodeAt(0);
+  return c === Ch.Slash || c === Ch.Tilde || c === Ch.Dollar;
+}
+
+/**
+ * The script may make `security` something other than /usr/bin/security (a function, an
+ * alias), in which case its words are not left to a later `security` exec. Shell names and
+ * keywords are case-sensitive, so plain indexOf is exact here.
+ */
+function redefinesSecurity(text: string): boolean {
+  if (text.indexOf('function') >= 0 || text.indexOf('alias') >= 0) return true;
+  for (let i = text.indexOf('security'); i >= 0; i = text.indexOf('security', i + 8)) {
+    let j = i + 8;
+    while (j < text.length && isBlank(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === Ch.OpenParen || text.charCodeAt(j) === Ch.Equals) return true;
+  }
+  return false;
+}
+
+function decodePercent(s: string): string {
+  if (s.indexOf('%') < 0) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
