@@ -1,0 +1,288 @@
+/**
+ * Runtime evaluation of a compiled rule set.
+ *
+ * Per event, each field is fetched at most once and, for string fields, each of its string elements is run once
+ * through the field's ONE shared pattern set (all patterns of all rules on that field), lazily: the first atom that
+ * needs a field pays for it, later atoms (of any rule) read the cached hit bits. Rules are closures over flat typed
+ * arrays; the only per-event state is a generation counter, so evaluating allocates nothing unless a rule fires.
+ */
+import type { PatternSet } from './match';
+import type { FieldJson, Formula, NumberComparison } from './formula';
+import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
+
+/** A compiled-form file whose content does not make a rule set. */
+export class CompiledRuleSetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompiledRuleSetError';
+  }
+}
+
+type Predicate = () => boolean;
+
+const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
+
+interface FieldRuntime {
+  /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
+  keys: string[][];
+  segments: number;
+  set: PatternSet | undefined;
+  hits: Uint32Array;
+}
+
+export class RuleEngine implements CompiledRuleSet {
+  private doc: object = {};
+  private generation = 1;
+  private readonly fieldGeneration: Uint32Array;
+  /** The current event's value of each field; undefined when missing (null, [], or only nulls). */
+  private readonly values: unknown[];
+  private readonly runtimes: FieldRuntime[];
+  private readonly predicates: Predicate[];
+
+  constructor(
+    readonly rules: readonly RuleMeta[],
+    formulas: readonly Formula[],
+    readonly fields: readonly FieldJson[],
+    readonly patternSets: readonly (PatternSet | undefined)[],
+    readonly unsupported: readonly UnsupportedRule[],
+    readonly errors: readonly RuleError[],
+  ) {
+    if (formulas.length !== rules.length || patternSets.length !== fields.length) throw new CompiledRuleSetError('rule set tables disagree in length');
+    this.fieldGeneration = new Uint32Array(fields.length);
+    this.values = new Array<unknown>(fields.length).fill(undefined);
+    const totalWords = patternSets.reduce((n, s) => n + (s?.words ?? 0), 0);
+    const hits = new Uint32Array(totalWords);
+    let offset = 0;
+    this.runtimes = fields.map((f, i) => {
+      const set = patternSets[i];
+      const words = set?.words ?? 0;
+      if (set !== undefined && set.size !== f.patterns.length) throw new CompiledRuleSetError(`field ${f.path}: pattern set has ${set.size} patterns, expected ${f.patterns.length}`);
+      const view = hits.subarray(offset, offset + words);
+      offset += words;
+      return { keys: pathKeys(f.path), segments: f.path.split('.').length, set, hits: view };
+    });
+    this.predicates = formulas.map((f) => this.compile(f));
+  }
+
+  evaluate(doc: object): RuleMeta[] {
+    this.doc = doc;
+    if (++this.generation === 0xffffffff) {
+      this.fieldGeneration.fill(0);
+      this.generation = 1;
+    }
+    let fired: RuleMeta[] | undefined;
+    const predicates = this.predicates;
+    for (let i = 0; i < predicates.length; i++) {
+      if ((predicates[i] as Predicate)()) (fired ??= []).push(this.rules[i] as RuleMeta);
+    }
+    return fired ?? (NO_MATCH as RuleMeta[]);
+  }
+
+  /** Fetches field `f` of the current event (and runs its pattern set) unless this event already did. */
+  private load(f: number): unknown {
+    if (this.fieldGeneration[f] === this.generation) return this.values[f];
+    this.fieldGeneration[f] = this.generation;
+    const rt = this.runtimes[f] as FieldRuntime;
+    const value = normalizeMissing(lookup(this.doc, rt.keys, 0, rt.segments));
+    this.values[f] = value;
+    const set = rt.set;
+    if (set !== undefined) {
+      const hits = rt.hits;
+      hits.fill(0);
+      if (value !== undefined) {
+        if (Array.isArray(value)) {
+          for (let i = 0; i < value.length; i++) {
+            const s = asString(value[i]);
+            if (s !== undefined) set.matchInto(s, hits);
+          }
+        } else {
+          const s = asString(value);
+          if (s !== undefined) set.matchInto(s, hits);
+        }
+      }
+    }
+    return value;
+  }
+
+  private compile(f: Formula): Predicate {
+    switch (f.op) {
+      case 'const': {
+        const v = f.value === true;
+        return () => v;
+      }
+      case 'not': {
+        const a = this.compile(f.arg);
+        return () => !a();
+      }
+      case 'and':
+      case 'or':
+        return this.logical(f.op, f.args.map((a) => this.compile(a)));
+      case 'match':
+        return this.matchPredicate(this.fieldIndex(f.field), f.patterns);
+      case 'present': {
+        const field = this.fieldIndex(f.field);
+        return () => this.load(field) !== undefined;
+      }
+      case 'number':
+        return this.elementPredicate(f.field, numberTest(f.cmp, f.value));
+      case 'length': {
+        const test = numberTest(f.cmp, f.value);
+        return this.elementPredicate(f.field, (v) => typeof v === 'string' && test(v.length));
+      }
+      case 'boolean': {
+        const want = f.value;
+        return this.elementPredicate(f.field, (v) => asBoolean(v) === want);
+      }
+      case 'order': {
+        const cmp = f.cmp;
+        const bound = f.value;
+        return this.elementPredicate(f.field, (v) => {
+          const s = asString(v);
+          if (s === undefined) return false;
+          const c = compareCodePoints(s, bound);
+          return cmp === '<' ? c < 0 : cmp === '<=' ? c <= 0 : cmp === '>' ? c > 0 : c >= 0;
+        });
+      }
+      default:
+        throw new CompiledRuleSetError(`unknown formula operator ${JSON.stringify((f as { op: unknown }).op)}`);
+    }
+  }
+
+  private logical(op: 'and' | 'or', parts: Predicate[]): Predicate {
+    const want = op === 'or';
+    if (parts.length === 2) {
+      const [a, b] = parts as [Predicate, Predicate];
+      return want ? () => a() || b() : () => a() && b();
+    }
+    return () => {
+      for (let i = 0; i < parts.length; i++) if ((parts[i] as Predicate)() === want) return want;
+      return !want;
+    };
+  }
+
+  private matchPredicate(field: number, patterns: readonly number[]): Predicate {
+    const fieldJson = this.fields[field] as FieldJson;
+    const hits = (this.runtimes[field] as FieldRuntime).hits;
+    const masks = new Map<number, number>();
+    for (const id of patterns) {
+      if (!Number.isInteger(id) || id < 0 || id >= fieldJson.patterns.length) throw new CompiledRuleSetError(`field ${fieldJson.path}: pattern id ${id} out of range`);
+      masks.set(id >>> 5, ((masks.get(id >>> 5) ?? 0) | (1 << (id & 31))) >>> 0);
+    }
+    const words = Int32Array.from(masks.keys());
+    const bits = Uint32Array.from(masks.values());
+    if (words.length === 1) {
+      const w = words[0] as number;
+      const m = bits[0] as number;
+      return () => {
+        this.load(field);
+        return ((hits[w] as number) & m) !== 0;
+      };
+    }
+    return () => {
+      this.load(field);
+      for (let i = 0; i < words.length; i++) if (((hits[words[i] as number] as number) & (bits[i] as number)) !== 0) return true;
+      return false;
+    };
+  }
+
+  private elementPredicate(fieldId: number, test: (v: unknown) => boolean): Predicate {
+    const field = this.fieldIndex(fieldId);
+    return () => {
+      const value = this.load(field);
+      if (value === undefined) return false;
+      if (!Array.isArray(value)) return test(value);
+      for (let i = 0; i < value.length; i++) if (test(value[i])) return true;
+      return false;
+    };
+  }
+
+  private fieldIndex(f: number): number {
+    if (!Number.isInteger(f) || f < 0 || f >= this.fields.length) throw new CompiledRuleSetError(`field id ${f} out of range`);
+    return f;
+  }
+}
+
+function pathKeys(path: string): string[][] {
+  const segs = path.split('.');
+  return segs.map((_, i) => {
+    const row: string[] = [];
+    for (let j = 0; j <= segs.length; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
+    return row;
+  });
+}
+
+/** Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first). */
+function lookup(obj: unknown, keys: string[][], from: number, n: number): unknown {
+  if (from === n) return obj;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+  const row = keys[from] as string[];
+  for (let to = from + 1; to <= n; to++) {
+    const v = (obj as Record<string, unknown>)[row[to] as string];
+    if (v !== undefined && v !== null) {
+      const r = lookup(v, keys, to, n);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
+function normalizeMissing(v: unknown): unknown {
+  if (v === null || v === undefined) return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (v[i] !== null && v[i] !== undefined) return v;
+    return undefined;
+  }
+  return v;
+}
+
+/** Keyword semantics: Elasticsearch indexes numbers and booleans sent to a keyword field as their text. */
+function asString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+function asNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '') return Number(v);
+  return NaN;
+}
+
+function asBoolean(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return undefined;
+}
+
+function numberTest(cmp: NumberComparison, bound: number): (v: unknown) => boolean {
+  switch (cmp) {
+    case '==':
+      return (v) => asNumber(v) === bound;
+    case '<':
+      return (v) => asNumber(v) < bound;
+    case '<=':
+      return (v) => asNumber(v) <= bound;
+    case '>':
+      return (v) => asNumber(v) > bound;
+    case '>=':
+      return (v) => asNumber(v) >= bound;
+    default:
+      throw new CompiledRuleSetError(`unknown comparison ${JSON.stringify(cmp)}`);
+  }
+}
+
+/** Orders strings by code point (Elasticsearch compares keywords as UTF-8 bytes, which is the same order). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,116 @@
+/**
+ * The rule engine's entry points. Load rule files (or a compiled rule set) into a CompiledRuleSet; see
+ * docs/rules-engine.md for the semantics and the evaluation strategy.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compileSources, type CompiledPlan } from './compile';
+import { engineFromPayload, isCompiledFile, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError } from './compiled-file';
+import { CompiledRuleSetError, RuleEngine } from './engine';
+import { listRuleFiles, parseRuleText, type RuleSource } from './loader';
+import type { CompiledRuleSet, RuleError } from './types';
+
+export type { CompiledRuleSet, RuleMeta, RuleError, UnsupportedRule, ThreatEntry, MitreRef } from './types';
+export { CompiledRuleSetError } from './engine';
+export { COMPILED_FORMAT, COMPILED_VERSION } from './compiled-file';
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'rules'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
+
+/** rules/default/ of the installed package (found from src/rules or dist/src/rules alike). */
+export const DEFAULT_RULES_DIR: string = path.join(findPackageRoot(__dirname), 'rules', 'default');
+
+export interface LoadOptions {
+  /**
+   * A compiled rule set file (rules.bin or rules.json) kept beside the sources: used as-is when it was compiled from
+   * exactly these rule files, otherwise (re)written. A damaged cache is an error, not silently replaced.
+   */
+  compiledCache?: string;
+}
+
+interface ReadSources {
+  texts: { path: string; text: string }[];
+  errors: RuleError[];
+  /** Set when `paths` named exactly one compiled rule set file. */
+  compiled?: { file: string; bytes: Buffer };
+}
+
+function readSources(paths: readonly string[]): ReadSources {
+  const errors: RuleError[] = [];
+  const files = listRuleFiles(paths, errors);
+  const texts: { path: string; text: string }[] = [];
+  for (const file of files) {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (err) {
+      errors.push({ source: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      continue;
+    }
+    if (isCompiledFile(bytes)) {
+      if (files.length === 1) return { texts, errors, compiled: { file, bytes } };
+      errors.push({ source: file, message: 'a compiled rule set cannot be loaded together with other rule files; load it on its own' });
+      continue;
+    }
+    texts.push({ path: file, text: bytes.toString('utf8') });
+  }
+  return { texts, errors };
+}
+
+function compileTexts(texts: ReadSources['texts'], loadErrors: readonly RuleError[]): CompiledPlan {
+  const errors = [...loadErrors];
+  const sources: RuleSource[] = [];
+  for (const { path: file, text } of texts) {
+    const parsed = parseRuleText(file, text);
+    if ('message' in parsed) errors.push(parsed);
+    else sources.push(parsed);
+  }
+  return compileSources(sources, errors);
+}
+
+function engineFromPlan(plan: CompiledPlan): CompiledRuleSet {
+  return new RuleEngine(plan.rules, plan.formulas, plan.fields, plan.sets, plan.unsupported, plan.errors);
+}
+
+/**
+ * Loads rule files or folders (recursively, *.toml / *.json), or one compiled rule set file.
+ * Never throws for a bad rule: it lands in `.errors` (or `.unsupported`). Throws CompiledRuleSetError for a
+ * compiled file that fails its version or checksum check.
+ */
+export function loadRuleSet(paths: readonly string[], options: LoadOptions = {}): CompiledRuleSet {
+  const { texts, errors, compiled } = readSources(paths);
+  if (compiled !== undefined) return engineFromPayload(readCompiled(compiled.file, compiled.bytes), compiled.file);
+  const digest = sourcesDigest(texts);
+  const cache = options.compiledCache;
+  if (cache !== undefined && errors.length === 0 && fs.existsSync(cache)) {
+    try {
+      const payload = readCompiled(cache);
+      if (payload.sourcesDigest === digest) return engineFromPayload(payload, cache);
+    } catch (err) {
+      // An older keysentry's cache is expected after an upgrade; anything else (a bad checksum) is not.
+      if (!(err instanceof CompiledVersionError)) throw err;
+    }
+  }
+  const plan = compileTexts(texts, errors);
+  if (cache !== undefined) writeCompiled(cache, toPayload(plan, digest));
+  return engineFromPlan(plan);
+}
+
+/** Compiles rule files and writes the compiled form (`keysentry rules compile`). */
+export function compileRuleFiles(paths: readonly string[], output: string): CompiledRuleSet {
+  const { texts, errors, compiled } = readSources(paths);
+  if (compiled !== undefined) throw new CompiledRuleSetError(`${compiled.file} is already a compiled rule set; compile the rule files instead`);
+  const plan = compileTexts(texts, errors);
+  writeCompiled(output, toPayload(plan, sourcesDigest(texts)));
+  return engineFromPlan(plan);
+}
+
+/** Elastic's "Access to Keychain Credentials Directories", as bundled in rules/default/. */
+export function loadDefaultRuleSet(): CompiledRuleSet {
+  return loadRuleSet([DEFAULT_RULES_DIR]);
+}
