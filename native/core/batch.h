@@ -1,0 +1,57 @@
+// Packed batch encoding: one buffer carries many ProcessRecords from the addon to
+// JavaScript, decoded by src/sources/native-decode.ts. Building JS objects in C++ costs more
+// than everything else on the path, so records cross the boundary as bytes.
+//
+// Layout (all integers little-endian; full description in docs/native.md):
+//   header  u32 magic 'KSNB' | u16 version | u16 header_size | u32 record_count | u32 byte_length
+//   record  u32 record_size (bytes, including this field) | fixed part | strings | argv
+// A decoder skips to the next record by record_size, so a later version may append fields
+// to a record without breaking older decoders; a change to existing fields bumps version.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "record.h"
+
+namespace keysentry {
+
+constexpr uint32_t kBatchMagic = 0x424E534B;  // "KSNB" read as little-endian u32
+constexpr uint16_t kBatchVersion = 1;
+constexpr uint16_t kBatchHeaderSize = 16;
+
+// Record flag bits.
+constexpr uint8_t kFlagArgsComplete = 1u << 0;
+constexpr uint8_t kFlagHasCwd = 1u << 1;
+constexpr uint8_t kFlagHasCodeSignature = 1u << 2;
+constexpr uint8_t kFlagPlatformBinary = 1u << 3;
+
+class BatchWriter {
+ public:
+  BatchWriter();
+  void append(const ProcessRecord& record);
+  uint32_t recordCount() const { return count_; }
+  size_t byteSize() const { return buffer_.size(); }
+  // Completes the header and hands over the bytes; the writer is empty again afterwards.
+  std::vector<uint8_t> finish();
+
+ private:
+  void putU8(uint8_t v) { buffer_.push_back(v); }
+  void putU16(uint16_t v);
+  void putU32(uint32_t v);
+  void putU64(uint64_t v);
+  void putI32(int32_t v) { putU32(static_cast<uint32_t>(v)); }
+  void putString(const std::string& s);
+  void patchU32(size_t offset, uint32_t v);
+  void startHeader();
+
+  std::vector<uint8_t> buffer_;
+  uint32_t count_ = 0;
+};
+
+// Bytes one record occupies in a batch: lets the queue bound memory by what it will send.
+size_t encodedSize(const ProcessRecord& record);
+
+}  // namespace keysentry

@@ -1,0 +1,63 @@
+#include "synthetic.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace keysentry {
+
+namespace {
+
+class SyntheticBackend final : public Backend {
+ public:
+  explicit SyntheticBackend(uint64_t count) : count_(count) {}
+  ~SyntheticBackend() override { stop(); }
+
+  const char* name() const override { return "synthetic"; }
+
+  void start(RecordSink& sink) override {
+    stop_.store(false);
+    thread_ = std::thread([this, &sink] { produce(sink); });
+  }
+
+  void stop() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // Shaped like a real exec of `security find-certificate -a <keychain>` from a shell.
+  void produce(RecordSink& sink) {
+    const uint64_t base_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    for (uint64_t i = 0; i < count_ && !stop_.load(std::memory_order_relaxed); ++i) {
+      ProcessRecord r;
+      r.kind = RecordKind::Exec;
+      r.time_ns = base_ns + i * 1000;
+      r.seq = i + 1;
+      r.subject.pid = static_cast<int32_t>(10000 + i % 50000);
+      r.parent.pid = 4242;
+      r.uid = r.euid = 501;
+      r.gid = 20;
+      r.executable = "/usr/bin/security";
+      r.parent_executable = "/bin/zsh";
+      r.args = {"security", "find-certificate", "-a", "/Library/Keychains/System.keychain"};
+      r.has_cwd = true;
+      r.cwd = "/Users/alice/Projects";
+      sink.push(std::move(r));
+    }
+  }
+
+  const uint64_t count_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> createSyntheticBackend(uint64_t record_count) {
+  return std::make_unique<SyntheticBackend>(record_count);
+}
+
+}  // namespace keysentry

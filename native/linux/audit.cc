@@ -1,0 +1,407 @@
+// Linux backend #1: the kernel audit netlink interface. It reports the full argv of every
+// execve/execveat, even of processes that are gone a millisecond later, because the kernel
+// copies argv into the EXECVE record at syscall exit.
+//
+// Coexistence (docs/native.md): with no audit daemon we register as the audit daemon
+// (unicast); when another daemon (auditd) owns that channel we read the same records from
+// the AUDIT_NLGRP_READLOG multicast group and leave the daemon alone. Either way we add our
+// own execve rules (key "keysentry") and remove them, and undo every other setting we
+// changed, on stop.
+#include <linux/audit.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "audit_parse.h"
+#include "linux_backends.h"
+#include "procfs.h"
+
+namespace keysentry {
+namespace {
+
+constexpr const char* kRuleKey = "keysentry";
+constexpr uint32_t kBacklogWhileRunning = 8192;
+constexpr int kReceiveBuffer = 16 << 20;
+constexpr auto kHousekeeping = std::chrono::milliseconds(100);
+constexpr auto kLostPoll = std::chrono::seconds(1);
+
+struct ExecRule {
+  uint32_t arch;
+  int execve;
+  int execveat;
+  bool optional;  // the compat (32-bit) ABI may be absent from the kernel
+};
+
+std::vector<ExecRule> execRules() {
+#if defined(__x86_64__)
+  return {{AUDIT_ARCH_X86_64, 59, 322, false}, {AUDIT_ARCH_I386, 11, 358, true}};
+#elif defined(__aarch64__)
+  return {{AUDIT_ARCH_AARCH64, 221, 281, false}, {AUDIT_ARCH_ARM, 11, 387, true}};
+#else
+#error "audit backend: add this architecture's execve/execveat syscall numbers"
+#endif
+}
+
+std::vector<uint8_t> ruleData(const ExecRule& rule) {
+  const size_t key_len = std::strlen(kRuleKey);
+  std::vector<uint8_t> data(sizeof(audit_rule_data) + key_len, 0);
+  auto* r = reinterpret_cast<audit_rule_data*>(data.data());
+  r->flags = AUDIT_FILTER_EXIT;
+  r->action = AUDIT_ALWAYS;
+  for (int nr : {rule.execve, rule.execveat}) r->mask[AUDIT_WORD(nr)] |= AUDIT_BIT(nr);
+  r->field_count = 2;
+  r->fields[0] = AUDIT_ARCH;
+  r->values[0] = rule.arch;
+  r->fieldflags[0] = AUDIT_EQUAL;
+  r->fields[1] = AUDIT_FILTERKEY;
+  r->values[1] = static_cast<uint32_t>(key_len);
+  r->fieldflags[1] = AUDIT_EQUAL;
+  r->buflen = static_cast<uint32_t>(key_len);
+  std::memcpy(r->buf, kRuleKey, key_len);
+  return data;
+}
+
+class AuditBackend final : public Backend {
+ public:
+  explicit AuditBackend(const BackendOptions& options) : self_pid_(options.self_pid) {}
+  ~AuditBackend() override { stop(); }
+
+  const char* name() const override { return "audit"; }
+
+  void start(RecordSink& sink) override {
+    sink_ = &sink;
+    sink_muted_ = false;
+    try {
+      setUp();
+    } catch (...) {
+      undo();
+      throw;
+    }
+    capture_.start([this] { captureLoop(); });
+  }
+
+  void stop() override {
+    if (capture_.stop()) undo();
+  }
+
+ private:
+  // ---- control channel ----
+  int openSocket(uint32_t groups) {
+    Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT));
+    if (!fd.valid()) {
+      if (errno == EPROTONOSUPPORT || errno == EAFNOSUPPORT) {
+        throw BackendError("ENOAUDIT",
+                           "this kernel has no audit support (CONFIG_AUDIT is off); use the connector backend "
+                           "(--source connector)");
+      }
+      throw BackendError("EAUDIT", "cannot open the audit netlink socket: " + errnoText(errno));
+    }
+    setReceiveBuffer(fd.get(), kReceiveBuffer);
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = groups;
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      const int err = errno;
+      if (err == EPERM) {
+        throw BackendError("EPERM",
+                           "reading the audit multicast group needs CAP_AUDIT_READ (run keysentry as root)");
+      }
+      throw BackendError("EAUDIT", "cannot bind the audit netlink socket: " + errnoText(err));
+    }
+    return fd.release();
+  }
+
+  // Sends one request and waits for its acknowledgement; records that arrive meanwhile are
+  // processed as usual. Returns 0 or a positive errno.
+  int request(uint16_t type, const void* payload, size_t len) {
+    std::vector<uint8_t> msg(NLMSG_SPACE(len), 0);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(msg.data());
+    nlh->nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(len));
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_seq = ++seq_;
+    std::memcpy(NLMSG_DATA(nlh), payload, len);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(ctl_.get(), msg.data(), nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+      return errno;
+    }
+    awaiting_seq_ = seq_;
+    ack_result_ = -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (ack_result_ < 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return ETIMEDOUT;
+      pollfd p{ctl_.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) > 0) drain(ctl_.get());
+    }
+    awaiting_seq_ = 0;
+    return ack_result_;
+  }
+
+  int getStatus(audit_status& out) {
+    status_reply_ = nullptr;
+    audit_status reply{};
+    status_reply_ = &reply;
+    const int err = request(AUDIT_GET, nullptr, 0);
+    status_reply_ = nullptr;
+    out = reply;
+    return err;
+  }
+
+  int setStatus(uint32_t mask, const audit_status& values) {
+    audit_status s = values;
+    s.mask = mask;
+    return request(AUDIT_SET, &s, sizeof s);
+  }
+
+  void setUp() {
+    if (::geteuid() != 0) {
+      throw BackendError("EPERM",
+                         "the audit backend needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ); run keysentry as root, or "
+                         "use --source connector");
+    }
+    ctl_ = Fd(openSocket(0));
+    audit_status status{};
+    if (int err = getStatus(status)) {
+      if (err == EPERM || err == ECONNREFUSED) {
+        throw BackendError("EPERM",
+                           "the kernel refused audit control (" + errnoText(err) +
+                               "): audit is only served to root in the initial user and network namespace, not "
+                               "inside most containers; use --source connector there");
+      }
+      throw BackendError("EAUDIT", "audit status request failed: " + errnoText(err));
+    }
+    if (status.enabled == 2) {
+      throw BackendError("EAUDITLOCKED",
+                         "the audit configuration is locked (auditctl -e 2): no rule can be added until reboot. Add "
+                         "'-a always,exit -F arch=b64 -S execve,execveat -k keysentry' (and arch=b32) to the audit "
+                         "rules before the lock, or use --source connector");
+    }
+    lost_baseline_ = status.lost;
+
+    bool shared = status.pid != 0 && static_cast<pid_t>(status.pid) != ::getpid() && ::kill(status.pid, 0) == 0;
+    if (!shared) {
+      audit_status s{};
+      s.pid = static_cast<uint32_t>(::getpid());
+      const int err = setStatus(AUDIT_STATUS_PID, s);
+      if (err == EEXIST) {
+        shared = true;
+      } else if (err != 0) {
+        throw BackendError("EAUDIT", "cannot register as the audit daemon: " + errnoText(err));
+      } else {
+        registered_ = true;
+      }
+    }
+    if (shared) {
+      events_ = Fd(openSocket(1u << (AUDIT_NLGRP_READLOG - 1)));
+    } else {
+      // As the daemon, records wait in the kernel's backlog while we read; the default (64)
+      // overflows in a burst of execs.
+      if (status.backlog_limit < kBacklogWhileRunning) {
+        audit_status s{};
+        s.backlog_limit = kBacklogWhileRunning;
+        if (setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s) == 0) restore_backlog_ = status.backlog_limit;
+      }
+    }
+    if (status.enabled == 0) {
+      audit_status s{};
+      s.enabled = 1;
+      if (int err = setStatus(AUDIT_STATUS_ENABLED, s)) {
+        throw BackendError("EAUDIT", "cannot enable audit: " + errnoText(err));
+      }
+      restore_enabled_ = true;
+    }
+    for (const ExecRule& rule : execRules()) {
+      const std::vector<uint8_t> data = ruleData(rule);
+      const int err = request(AUDIT_ADD_RULE, data.data(), data.size());
+      // EEXIST: a rule with our key survived an agent that was killed; it is ours to remove.
+      if (err == 0 || err == EEXIST) {
+        installed_.push_back(rule);
+      } else if (!rule.optional) {
+        throw BackendError("EAUDIT", "cannot add the execve audit rule: " + errnoText(err));
+      }
+    }
+  }
+
+  void undo() {
+    if (!ctl_.valid()) return;
+    awaiting_seq_ = 0;
+    sink_muted_ = true;  // stop() promises no push() after it returns
+    for (const ExecRule& rule : installed_) {
+      const std::vector<uint8_t> data = ruleData(rule);
+      request(AUDIT_DEL_RULE, data.data(), data.size());
+    }
+    installed_.clear();
+    if (restore_backlog_ >= 0) {
+      audit_status s{};
+      s.backlog_limit = static_cast<uint32_t>(restore_backlog_);
+      setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s);
+      restore_backlog_ = -1;
+    }
+    if (restore_enabled_) {
+      audit_status s{};
+      s.enabled = 0;
+      setStatus(AUDIT_STATUS_ENABLED, s);
+      restore_enabled_ = false;
+    }
+    if (registered_) {
+      audit_status s{};
+      s.pid = 0;
+      setStatus(AUDIT_STATUS_PID, s);
+      registered_ = false;
+    }
+    events_.reset();
+    ctl_.reset();
+  }
+
+  // ---- capture ----
+  void captureLoop() {
+    const int event_fd = events_.valid() ? events_.get() : ctl_.get();
+    auto next_housekeeping = std::chrono::steady_clock::now() + kHousekeeping;
+    auto next_lost_poll = std::chrono::steady_clock::now() + kLostPoll;
+    for (;;) {
+      pollfd fds[3] = {{capture_.wakeFd(), POLLIN, 0}, {event_fd, POLLIN, 0}, {ctl_.get(), POLLIN, 0}};
+      const nfds_t n = events_.valid() ? 3 : 2;
+      const int ready = ::poll(fds, n, static_cast<int>(kHousekeeping.count()));
+      if (ready < 0 && errno != EINTR) break;
+      if (fds[0].revents != 0) break;
+      if (fds[1].revents != 0) drain(event_fd);
+      if (n == 3 && fds[2].revents != 0) drain(ctl_.get());
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_housekeeping) {
+        assembler_.expire(now, done_);
+        emitDone();
+        next_housekeeping = now + kHousekeeping;
+      }
+      if (now >= next_lost_poll) {
+        pollLost();
+        next_lost_poll = now + kLostPoll;
+      }
+    }
+  }
+
+  // Asks for the kernel's lost counter; the reply arrives through drain().
+  void pollLost() {
+    nlmsghdr nlh{};
+    nlh.nlmsg_len = NLMSG_LENGTH(0);
+    nlh.nlmsg_type = AUDIT_GET;
+    nlh.nlmsg_flags = NLM_F_REQUEST;
+    nlh.nlmsg_seq = ++seq_;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    ::sendto(ctl_.get(), &nlh, nlh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  }
+
+  void drain(int fd) {
+    for (;;) {
+      const ssize_t n = ::recv(fd, buffer_, sizeof buffer_, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // The socket overflowed: the kernel dropped records we will never see, count unknown.
+        if (errno == ENOBUFS) {
+          if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(1);
+          continue;
+        }
+        break;
+      }
+      size_t len = static_cast<size_t>(n);
+      auto* first = reinterpret_cast<nlmsghdr*>(buffer_);
+      if (len >= NLMSG_HDRLEN && first->nlmsg_type >= AUDIT_FIRST_USER_MSG) {
+        // Event records come one per datagram, and the kernel sets their nlmsg_len to the
+        // payload size without the header (kept for compatibility): trust the datagram size.
+        handle(first, len - NLMSG_HDRLEN);
+        continue;
+      }
+      for (auto* nlh = first; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+        handle(nlh, nlh->nlmsg_len - NLMSG_HDRLEN);
+      }
+    }
+    emitDone();
+  }
+
+  void handle(const nlmsghdr* nlh, size_t payload) {
+    const char* data = static_cast<const char*>(NLMSG_DATA(nlh));
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      if (awaiting_seq_ != 0 && nlh->nlmsg_seq == awaiting_seq_ && payload >= sizeof(nlmsgerr)) {
+        ack_result_ = -reinterpret_cast<const nlmsgerr*>(data)->error;
+      }
+      return;
+    }
+    if (nlh->nlmsg_type == AUDIT_GET) {
+      if (payload < sizeof(audit_status)) return;
+      audit_status s;
+      std::memcpy(&s, data, sizeof s);
+      if (status_reply_ != nullptr && nlh->nlmsg_seq == awaiting_seq_) *status_reply_ = s;
+      if (s.lost > lost_baseline_ && sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(s.lost - lost_baseline_);
+      if (s.lost > lost_baseline_) lost_baseline_ = s.lost;
+      return;
+    }
+    // The kernel may or may not count a trailing NUL in the payload.
+    size_t text_len = payload;
+    while (text_len > 0 && data[text_len - 1] == '\0') --text_len;
+    assembler_.add(nlh->nlmsg_type, std::string_view(data, text_len), done_);
+  }
+
+  void emitDone() {
+    if (sink_ != nullptr && !sink_muted_) {
+      if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
+    }
+    for (audit::ExecEvent& e : done_) {
+      if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
+      ProcessRecord r;
+      r.kind = RecordKind::Exec;
+      r.time_ns = e.time_ns;
+      r.seq = e.serial;
+      r.subject.pid = e.pid;
+      r.parent.pid = e.ppid;
+      r.uid = e.uid;
+      r.euid = e.euid;
+      r.gid = e.gid;
+      r.executable = std::move(e.exe);
+      r.args = std::move(e.args);
+      r.args_complete = e.args_complete;
+      r.has_cwd = e.has_cwd;
+      r.cwd = std::move(e.cwd);
+      // Read now, while the parent most likely still runs the image that forked this one.
+      if (e.ppid > 0) r.parent_executable = linux_proc::executable(e.ppid);
+      sink_->push(std::move(r));
+    }
+    done_.clear();
+  }
+
+  const int32_t self_pid_;
+  RecordSink* sink_ = nullptr;
+  bool sink_muted_ = false;
+  Fd ctl_;
+  Fd events_;  // multicast mode only; in daemon mode records come on ctl_
+  CaptureThread capture_;
+  audit::Assembler assembler_{audit::Assembler::Limits{}};
+  std::vector<audit::ExecEvent> done_;
+  uint32_t seq_ = 0;
+  uint32_t awaiting_seq_ = 0;
+  int ack_result_ = -1;
+  audit_status* status_reply_ = nullptr;
+  uint32_t lost_baseline_ = 0;
+  bool registered_ = false;
+  bool restore_enabled_ = false;
+  int64_t restore_backlog_ = -1;
+  std::vector<ExecRule> installed_;
+  alignas(nlmsghdr) char buffer_[65536];
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options) {
+  return std::make_unique<AuditBackend>(options);
+}
+
+}  // namespace keysentry

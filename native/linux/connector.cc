@@ -1,0 +1,205 @@
+// Linux backend #2 (fallback): the netlink process connector reports fork, exec and exit
+// of every process, but only pids; argv, image, cwd and ids are read from /proc when the
+// event arrives. A process that is gone by then has its argv marked incomplete.
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "linux_backends.h"
+#include "procfs.h"
+
+namespace keysentry {
+namespace {
+
+uint64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+class ConnectorBackend final : public Backend {
+ public:
+  explicit ConnectorBackend(const BackendOptions& options) : self_pid_(options.self_pid) {}
+  ~ConnectorBackend() override { stop(); }
+
+  const char* name() const override { return "connector"; }
+
+  void start(RecordSink& sink) override {
+    sink_ = &sink;
+    if (::geteuid() != 0) {
+      throw BackendError("EPERM", "the process connector backend needs root (CAP_NET_ADMIN); run keysentry as root");
+    }
+    sock_ = Fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR));
+    if (!sock_.valid()) {
+      throw BackendError("ENOCONNECTOR", "this kernel has no netlink connector (CONFIG_CONNECTOR): " + errnoText(errno));
+    }
+    setReceiveBuffer(sock_.get(), 8 << 20);
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = CN_IDX_PROC;
+    if (::bind(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      const int err = errno;
+      sock_.reset();
+      throw BackendError(err == EPERM ? "EPERM" : "ENOCONNECTOR", "cannot join the process connector group: " + errnoText(err));
+    }
+    // The kernel stamps events with CLOCK_MONOTONIC; records carry wall-clock time.
+    wall_minus_mono_ = static_cast<int64_t>(linux_proc::wallClockNs()) - static_cast<int64_t>(clockNs(CLOCK_MONOTONIC));
+    if (!sendOp(PROC_CN_MCAST_LISTEN) || !awaitListenAck()) {
+      sock_.reset();
+      throw BackendError("ENOCONNECTOR",
+                         "the process connector did not answer (kernel without CONFIG_PROC_EVENTS, or not the initial "
+                         "network namespace)");
+    }
+    capture_.start([this] { captureLoop(); });
+  }
+
+  void stop() override {
+    if (!capture_.stop()) return;
+    sendOp(PROC_CN_MCAST_IGNORE);
+    sock_.reset();
+  }
+
+ private:
+  bool sendOp(proc_cn_mcast_op op) {
+    alignas(nlmsghdr) uint8_t msg[NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] = {};
+    auto* nlh = reinterpret_cast<nlmsghdr*>(msg);
+    nlh->nlmsg_len = sizeof msg;
+    nlh->nlmsg_type = NLMSG_DONE;
+    auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nlh));
+    cn->id.idx = CN_IDX_PROC;
+    cn->id.val = CN_VAL_PROC;
+    cn->len = sizeof(proc_cn_mcast_op);
+    std::memcpy(cn->data, &op, sizeof op);
+    return ::send(sock_.get(), msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg);
+  }
+
+  // The kernel answers LISTEN with a PROC_EVENT_NONE whose ack.err is 0.
+  bool awaitListenAck() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{sock_.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = ::recv(sock_.get(), buffer_, sizeof buffer_, MSG_DONTWAIT);
+      if (n <= 0) continue;
+      bool acked = false;
+      forEachEvent(static_cast<size_t>(n), [&](const proc_event& ev) {
+        if (ev.what == proc_event::PROC_EVENT_NONE) acked = ev.event_data.ack.err == 0;
+        else handle(ev);
+      });
+      if (acked) return true;
+    }
+  }
+
+  template <typename F>
+  void forEachEvent(size_t len, F&& fn) {
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buffer_); NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_NOOP) continue;
+      const auto* cn = static_cast<const cn_msg*>(NLMSG_DATA(nlh));
+      if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event))) continue;
+      if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
+      proc_event ev;
+      std::memcpy(&ev, cn->data, sizeof ev);
+      fn(ev);
+    }
+  }
+
+  void captureLoop() {
+    for (;;) {
+      pollfd fds[2] = {{capture_.wakeFd(), POLLIN, 0}, {sock_.get(), POLLIN, 0}};
+      const int ready = ::poll(fds, 2, -1);
+      if (ready < 0 && errno != EINTR) break;
+      if (fds[0].revents != 0) break;
+      if (fds[1].revents == 0) continue;
+      for (;;) {
+        const ssize_t n = ::recv(sock_.get(), buffer_, sizeof buffer_, MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == ENOBUFS) {  // the socket overflowed: events lost, count unknown
+            sink_->reportSourceLoss(1);
+            continue;
+          }
+          break;
+        }
+        forEachEvent(static_cast<size_t>(n), [this](const proc_event& ev) { handle(ev); });
+      }
+    }
+  }
+
+  void handle(const proc_event& ev) {
+    ProcessRecord r;
+    r.time_ns = static_cast<uint64_t>(static_cast<int64_t>(ev.timestamp_ns) + wall_minus_mono_);
+    switch (ev.what) {
+      case proc_event::PROC_EVENT_FORK: {
+        const auto& f = ev.event_data.fork;
+        if (f.child_pid != f.child_tgid) return;  // a new thread, not a process
+        r.kind = RecordKind::Fork;
+        r.subject.pid = f.child_tgid;
+        r.parent.pid = f.parent_tgid;
+        r.executable = linux_proc::executable(f.child_tgid);
+        break;
+      }
+      case proc_event::PROC_EVENT_EXEC: {
+        const pid_t pid = ev.event_data.exec.process_tgid;
+        if (pid == self_pid_) return;
+        r.kind = RecordKind::Exec;
+        r.subject.pid = pid;
+        fillExec(r, pid);
+        break;
+      }
+      case proc_event::PROC_EVENT_EXIT: {
+        const auto& e = ev.event_data.exit;
+        if (e.process_pid != e.process_tgid) return;
+        r.kind = RecordKind::Exit;
+        r.subject.pid = e.process_tgid;
+        r.exit_status = static_cast<int32_t>(e.exit_code);
+        break;
+      }
+      default:
+        return;
+    }
+    sink_->push(std::move(r));
+  }
+
+  static void fillExec(ProcessRecord& r, pid_t pid) {
+    bool truncated = false;
+    const bool have_args = linux_proc::cmdline(pid, r.args, truncated);
+    r.args_complete = have_args && !truncated;
+    r.executable = linux_proc::executable(pid);
+    r.has_cwd = true;
+    r.cwd = linux_proc::cwd(pid);
+    if (r.cwd.empty()) r.has_cwd = false;
+    linux_proc::Status st;
+    if (linux_proc::status(pid, st)) {
+      r.parent.pid = st.ppid;
+      r.uid = st.uid;
+      r.euid = st.euid;
+      r.gid = st.gid;
+      if (st.ppid > 0) r.parent_executable = linux_proc::executable(st.ppid);
+    }
+  }
+
+  const int32_t self_pid_;
+  RecordSink* sink_ = nullptr;
+  Fd sock_;
+  CaptureThread capture_;
+  int64_t wall_minus_mono_ = 0;
+  alignas(nlmsghdr) char buffer_[16384];
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options) {
+  return std::make_unique<ConnectorBackend>(options);
+}
+
+}  // namespace keysentry

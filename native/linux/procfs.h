@@ -1,0 +1,103 @@
+// Reads of /proc/<pid>/... at capture time, and small fd/thread helpers the Linux
+// backends share.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace keysentry {
+namespace linux_proc {
+
+struct Status {
+  int32_t ppid = -1;
+  int32_t uid = -1, euid = -1, gid = -1;
+};
+
+// Empty when the process is gone or the link is unreadable. " (deleted)" is kept: it is
+// what the kernel says the image is.
+std::string executable(pid_t pid);
+std::string cwd(pid_t pid);
+bool status(pid_t pid, Status& out);
+// argv as the kernel holds it now; false when nothing could be read (process gone, or a
+// zombie/kernel thread with no memory map). `truncated` when the cap cut it short.
+bool cmdline(pid_t pid, std::vector<std::string>& args, bool& truncated);
+
+uint64_t wallClockNs();
+
+// Caps on what one record may carry from /proc or the audit stream: attacker-chosen argv
+// can reach 2 MiB per exec (MAX_ARG_STRLEN x many), far more than any rule reads.
+constexpr size_t kMaxArgBytes = 256 * 1024;
+constexpr size_t kMaxArgs = 4096;
+
+}  // namespace linux_proc
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Wakes a capture thread blocked in poll(): its stop signal.
+class Wakeup {
+ public:
+  Wakeup();
+  void signal();
+  void clear();
+  int fd() const { return fd_.get(); }
+
+ private:
+  Fd fd_;
+};
+
+std::string errnoText(int err);
+
+// Asks the kernel for a large socket receive buffer (beyond rmem_max when root), so a
+// burst of events waits in the socket rather than being dropped.
+void setReceiveBuffer(int fd, int bytes);
+
+// A backend's capture thread: `loop` runs until stop(), polling wakeFd() beside its sockets.
+class CaptureThread {
+ public:
+  ~CaptureThread() { stop(); }
+  template <typename Loop>
+  void start(Loop&& loop) {
+    wakeup_.clear();
+    thread_ = std::thread(std::forward<Loop>(loop));
+  }
+  // True when a thread was running (and has now been joined).
+  bool stop() {
+    if (!thread_.joinable()) return false;
+    wakeup_.signal();
+    thread_.join();
+    return true;
+  }
+  int wakeFd() const { return wakeup_.fd(); }
+
+ private:
+  Wakeup wakeup_;
+  std::thread thread_;
+};
+
+}  // namespace keysentry
