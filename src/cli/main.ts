@@ -8,6 +8,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 // Loaded lazily so `keysentry replay` never pays for the collector's SQLite, and so on.
 const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> = {
+  rules: { summary: 'check, compile and test detection rules (Elastic EQL)', load: () => require('./rules') as CommandModule },
   replay: { summary: 'replay a capture (eslogger, ECS NDJSON, keysentry recording) through the rules', load: () => require('./replay') as CommandModule },
   collector: { summary: 'accept agents over ws(s):// and store their alerts in SQLite', load: () => require('./collector') as CommandModule },
   alerts: { summary: 'list alerts stored by the collector (table or --json lines)', load: () => require('./alerts') as CommandModule },
