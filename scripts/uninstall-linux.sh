@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Stops and removes the keysentry systemd service and program. Idempotent.
+#
+#   sudo scripts/uninstall-linux.sh [--purge]
+#
+# --purge also removes the config (and token), state (spool) and logs.
+# Takes the same ROOT / APPDIR / CONFDIR / UNITDIR / STATEDIR / LOGDIR / RUNDIR / SYSTEMCTL
+# as install-linux.sh.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+purge=no
+for arg in "$@"; do
+  case $arg in
+    --purge) purge=yes ;;
+    *) ks_die "unknown argument '$arg' (usage: $0 [--purge])" ;;
+  esac
+done
+ks_require_root "$@"
+
+ROOT=${ROOT:-}
+APPDIR=${APPDIR:-$ROOT/opt/keysentry}
+CONFDIR=${CONFDIR:-$ROOT/etc/keysentry}
+UNITDIR=${UNITDIR:-$ROOT/etc/systemd/system}
+STATEDIR=${STATEDIR:-$ROOT/var/lib/keysentry}
+LOGDIR=${LOGDIR:-$ROOT/var/log/keysentry}
+RUNDIR=${RUNDIR:-$ROOT/run/keysentry}
+SYSTEMCTL=${SYSTEMCTL:-systemctl}
+
+unit="$UNITDIR/keysentry.service"
+if [ "$SYSTEMCTL" != none ] && [ -e "$unit" ]; then
+  $SYSTEMCTL disable --now keysentry.service || ks_say "could not stop keysentry.service; removing it anyway"
+fi
+rm -f "$unit"
+[ "$SYSTEMCTL" = none ] || $SYSTEMCTL daemon-reload || true
+rm -rf "$APPDIR" "$RUNDIR"
+if [ "$purge" = yes ]; then
+  rm -rf "$CONFDIR" "$STATEDIR" "$LOGDIR"
+  ks_say "removed keysentry, its config, state and logs"
+else
+  ks_say "removed keysentry; kept $CONFDIR, $STATEDIR and $LOGDIR (--purge removes them)"
+fi
