@@ -1,0 +1,202 @@
+import { strict as assert } from 'node:assert';
+import { loadDefaultRuleSet, type CompiledRuleSet } from '../src/rules';
+import { execEvent, loadQuery } from './support/rules';
+
+function fires(set: CompiledRuleSet, doc: object): boolean {
+  assert.deepEqual(set.errors, [], 'rule set has errors');
+  assert.equal(set.rules.length, 1, `expected one supported rule, unsupported: ${JSON.stringify(set.unsupported.map((u) => u.reason))}`);
+  return set.evaluate(doc).length === 1;
+}
+
+function q(query: string): (doc: object) => boolean {
+  const set = loadQuery(query);
+  return (doc) => fires(set, doc);
+}
+
+const proc = (p: Record<string, unknown>, extra: Record<string, unknown> = {}): object => ({ event: { category: ['process'], type: ['start'] }, process: p, ...extra });
+
+describe('rules: EQL semantics', () => {
+  describe('the default rule (Access to Keychain Credentials Directories)', () => {
+    const set = loadDefaultRuleSet();
+    const alerts = (doc: object): boolean => set.evaluate(doc).length > 0;
+
+    it('loads from rules/default with its Elastic metadata unchanged', () => {
+      assert.deepEqual(set.errors, []);
+      assert.equal(set.rules.length, 1);
+      const r = set.rules[0]!;
+      assert.equal(r.id, '96e90768-c3b7-4df6-b5d9-6237f8bc36a8');
+      assert.equal(r.name, 'Access to Keychain Credentials Directories');
+      assert.equal(r.riskScore, 73);
+      assert.equal(r.severity, 'high');
+      assert.equal(r.threat[0]?.tactic?.id, 'TA0006');
+      assert.equal(r.threat[0]?.technique?.[0]?.subtechnique?.[0]?.id, 'T1555.001');
+    });
+    it('alerts on security dump-keychain -d login.keychain', () => {
+      assert.ok(alerts(execEvent(['security', 'dump-keychain', '-d', 'login.keychain'])));
+    });
+    it('does not alert on find-certificate (excluded argument)', () => {
+      assert.ok(!alerts(execEvent(['security', 'find-certificate', '-a', '/Library/Keychains/System.keychain'])));
+    });
+    it('does not alert under OpenVPN Connect (excluded parent)', () => {
+      const parentExecutable = '/Applications/OpenVPN Connect/OpenVPN Connect.app/Contents/MacOS/OpenVPN Connect';
+      assert.ok(!alerts(execEvent(['security', 'dump-keychain', '-d', 'login.keychain'], { parentExecutable })));
+    });
+    it('does not alert when the path is inside one argument (sh -c "cat ...")', () => {
+      assert.ok(!alerts(execEvent(['sh', '-c', 'cat /Users/a/Library/Keychains/login.keychain-db'])));
+    });
+    it('does not alert on the Keychains folder without a trailing slash', () => {
+      assert.ok(!alerts(execEvent(['cp', '-R', '/Users/a/Library/Keychains', '/tmp/x'])));
+    });
+    it('alerts on LOGIN.KEYCHAIN-DB (case-insensitive :)', () => {
+      assert.ok(alerts(execEvent(['cat', 'LOGIN.KEYCHAIN-DB'])));
+    });
+    it('alerts on an event without a parent (missing field: its `not` is true)', () => {
+      assert.ok(alerts(execEvent(['security', 'dump-keychain', '-d', 'login.keychain'], { noParent: true })));
+    });
+    it('alerts on a Kelvin sign (U+212A) for the K of Keychains: Unicode simple case folding', () => {
+      assert.ok(alerts(execEvent(['cp', '/Users/a/Library/\u212Aeychains/login.keychain-db', '/tmp/x'])));
+      assert.ok(alerts(execEvent(['cat', '/Library/\u212Aeychains/x'])));
+    });
+    it('alerts on a dotted-key document and on a mixed one alike', () => {
+      const dotted = { 'event.category': 'process', 'event.type': ['start'], 'process.args': ['security', 'dump-keychain', 'login.keychain'], 'process.executable': '/usr/bin/security' };
+      assert.ok(alerts(dotted));
+      const mixed = { event: { category: 'process', type: 'start' }, 'process.args': ['cat', 'login.keychain'], process: { 'parent.executable': '/opt/jc/bin/jumpcloud-agent' } };
+      assert.ok(!alerts(mixed));
+      assert.ok(alerts({ ...mixed, process: { 'parent.executable': '/bin/zsh' } }));
+    });
+    it('never fires on a non-process event or an event without the start type', () => {
+      assert.ok(!alerts({ event: { category: ['file'], type: ['start'] }, process: { args: ['cat', 'login.keychain'] } }));
+      assert.ok(!alerts({ event: { category: ['process'], type: ['end'] }, process: { args: ['cat', 'login.keychain'] } }));
+    });
+  });
+
+  describe('operators and case', () => {
+    it(': is case-insensitive; == and in are case-sensitive; in~ is insensitive with * literal', () => {
+      const colon = q('process where process.name : "Security"');
+      assert.ok(colon(proc({ name: 'SECURITY' })));
+      const eq = q('process where process.name == "security"');
+      assert.ok(eq(proc({ name: 'security' })));
+      assert.ok(!eq(proc({ name: 'Security' })));
+      const inList = q('process where process.name in ("a", "security")');
+      assert.ok(inList(proc({ name: 'security' })));
+      assert.ok(!inList(proc({ name: 'SECURITY' })));
+      const inCi = q('process where process.name in~ ("sec*", "cat")');
+      assert.ok(inCi(proc({ name: 'CAT' })));
+      assert.ok(inCi(proc({ name: 'SEC*' })));
+      assert.ok(!inCi(proc({ name: 'security' })));
+    });
+    it('like is case-sensitive, like~ insensitive; == has no wildcards', () => {
+      const like = q('process where process.name like "sec*"');
+      assert.ok(like(proc({ name: 'security' })));
+      assert.ok(!like(proc({ name: 'Security' })));
+      assert.ok(q('process where process.name like~ "sec*"')(proc({ name: 'SECURITY' })));
+      const eq = q('process where process.name == "sec*"');
+      assert.ok(!eq(proc({ name: 'security' })));
+      assert.ok(eq(proc({ name: 'sec*' })));
+    });
+    it('* crosses /, ? is exactly one character, the whole value is anchored', () => {
+      const star = q('process where process.executable : "/usr/*/security"');
+      assert.ok(star(proc({ executable: '/usr/local/sub/bin/security' })));
+      assert.ok(!star(proc({ executable: '/usr/bin/security2' })));
+      assert.ok(!star(proc({ executable: 'x/usr/bin/security' })));
+      const one = q('process where process.name : "ca?"');
+      assert.ok(one(proc({ name: 'cat' })));
+      assert.ok(!one(proc({ name: 'ca' })));
+      assert.ok(!one(proc({ name: 'cats' })));
+    });
+    it('has no escapes in patterns: a backslash is literal', () => {
+      const p = q('process where process.name : "a\\\\*b"');
+      assert.ok(p(proc({ name: 'a\\xyzb' })));
+      assert.ok(!p(proc({ name: 'a*b' })));
+    });
+    it('regex and regex~ are whole-string Lucene regular expressions', () => {
+      const re = q('process where process.name regex "se[a-z]+ty"');
+      assert.ok(re(proc({ name: 'security' })));
+      assert.ok(!re(proc({ name: 'xsecurity' })));
+      assert.ok(!re(proc({ name: 'SECURITY' })));
+      assert.ok(q('process where process.name regex~ "se[a-z]+ty"')(proc({ name: 'SECURITY' })));
+    });
+    it('numbers and strings compare with < <= > >=', () => {
+      const n = q('process where process.args_count >= 3 and process.args_count < 5');
+      assert.ok(n(proc({ args_count: 3 })));
+      assert.ok(!n(proc({ args_count: 5 })));
+      assert.ok(!n(proc({})));
+      assert.ok(q('process where process.name > "m"')(proc({ name: 'security' })));
+      assert.ok(!q('process where process.name > "m"')(proc({ name: 'cat' })));
+    });
+    it('functions: startsWith, endsWith, stringContains, wildcard, match, length and ~ forms', () => {
+      assert.ok(q('process where startsWith(process.name, "sec")')(proc({ name: 'security' })));
+      assert.ok(!q('process where startsWith(process.name, "Sec")')(proc({ name: 'security' })));
+      assert.ok(q('process where startsWith~(process.name, "Sec")')(proc({ name: 'security' })));
+      assert.ok(q('process where startsWith(process.name, "x", "sec")')(proc({ name: 'security' })));
+      assert.ok(q('process where endsWith~(process.executable, "/SECURITY")')(proc({ executable: '/usr/bin/security' })));
+      assert.ok(q('process where stringContains(process.command_line, "dump-keychain")')(proc({ command_line: 'security dump-keychain -d' })));
+      assert.ok(!q('process where stringContains(process.command_line, "*")')(proc({ command_line: 'security' })));
+      assert.ok(q('process where wildcard(process.name, "x*", "sec*")')(proc({ name: 'security' })));
+      assert.ok(q('process where match~(process.name, "SEC.*")')(proc({ name: 'security' })));
+      assert.ok(q('process where length(process.name) == 8')(proc({ name: 'security' })));
+      assert.ok(q('process where length(process.args) > 10')(proc({ args: ['a', 'abcdefghijkl'] })));
+      assert.ok(q('process where not startsWith(process.name, "sec")')(proc({ name: 'cat' })));
+    });
+  });
+
+  describe('arrays, missing fields, null', () => {
+    it('any element satisfies; and may be satisfied by different elements', () => {
+      const p = q('process where process.args : "-d" and process.args : "dump-*"');
+      assert.ok(p(proc({ args: ['security', 'dump-keychain', '-d'] })));
+      assert.ok(!p(proc({ args: ['security', '-d'] })));
+      assert.ok(q('process where event.type == "start"')({ event: { category: 'process', type: ['info', 'start'] } }));
+    });
+    it('not over an array means no element matches', () => {
+      const p = q('process where not process.args : ("a", "b")');
+      assert.ok(!p(proc({ args: ['x', 'b'] })));
+      assert.ok(p(proc({ args: ['x', 'y'] })));
+      const ne = q('process where process.args != "b"');
+      assert.ok(!ne(proc({ args: ['x', 'b'] })));
+      assert.ok(ne(proc({ args: ['x'] })));
+      const notIn = q('process where process.args not in ("a", "b")');
+      assert.ok(!notIn(proc({ args: ['a'] })));
+      assert.ok(notIn(proc({ args: ['c'] })));
+    });
+    it('a missing field makes a comparison false and its not true; == null and != null test presence', () => {
+      const p = q('process where process.parent.name : "zsh"');
+      assert.ok(!p(proc({})));
+      assert.ok(q('process where not process.parent.name : "zsh"')(proc({})));
+      assert.ok(q('process where process.parent.name == null')(proc({ parent: { name: null } })));
+      assert.ok(q('process where process.parent.name == null')(proc({ args: [] })));
+      assert.ok(!q('process where process.parent.name == null')(proc({ parent: { name: 'zsh' } })));
+      assert.ok(q('process where process.parent.name != null')(proc({ parent: { name: 'zsh' } })));
+      assert.ok(q('process where process.args == null')(proc({ args: [] })));
+      assert.ok(!q('process where process.args_count > 1')(proc({ args_count: null })));
+    });
+    it('an unknown ?optional field evaluates as missing', () => {
+      const p = q('process where ?process.no_such_field : "x" or process.name == "cat"');
+      assert.ok(p(proc({ name: 'cat' })));
+      assert.ok(!p(proc({ name: 'dog', no_such_field: 'x' })));
+      assert.ok(q('process where ?process.no_such_field == null')(proc({})));
+      assert.ok(q('process where not ?process.no_such_field in ("x")')(proc({})));
+    });
+    it('keyword fields match numbers and booleans by their text; numeric strings compare as numbers', () => {
+      assert.ok(q('process where user.id == "0"')(proc({}, { user: { id: 0 } })));
+      assert.ok(q('process where process.args_count == 2')(proc({ args_count: '2' })));
+      assert.ok(q('process where process.code_signature.trusted == false')(proc({ code_signature: { trusted: false } })));
+      assert.ok(!q('process where process.code_signature.trusted == false')(proc({ code_signature: {} })));
+    });
+    it('any where evaluates every event; process where needs event.category process', () => {
+      assert.ok(q('any where process.name == "cat"')({ event: { category: 'file' }, process: { name: 'cat' } }));
+      assert.ok(!q('process where process.name == "cat"')({ process: { name: 'cat' } }));
+      assert.ok(!q('process where process.name == "cat"')({ event: { category: 'Process' }, process: { name: 'cat' } }));
+    });
+  });
+
+  describe('precedence', () => {
+    it('not binds tighter than and, and tighter than or', () => {
+      const p = q('process where process.name == "a" or process.name == "b" and not process.args == "x"');
+      assert.ok(p(proc({ name: 'a', args: ['x'] })));
+      assert.ok(p(proc({ name: 'b', args: ['y'] })));
+      assert.ok(!p(proc({ name: 'b', args: ['x'] })));
+      const grouped = q('process where (process.name == "a" or process.name == "b") and not process.args == "x"');
+      assert.ok(!grouped(proc({ name: 'a', args: ['x'] })));
+    });
+  });
+});
