@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AlertReader, type StoredAlert } from '../collector/store';
+import { printable } from '../sources/lines';
 import { CliError } from './errors';
 
 const USAGE =
@@ -24,9 +25,8 @@ export function parseSince(value: string, now = Date.now()): string {
 }
 
 /** Alert fields are attacker-controlled: never let them drive the terminal. */
-function printable(s: string | null, width: number): string {
-  const clean = (s ?? '-').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return clean.length > width ? `${clean.slice(0, width - 1)}…` : clean;
+function cell(s: string | null, width: number): string {
+  return printable(s ?? '-', width - 1);
 }
 
 function commandLine(doc: string): string | null {
@@ -39,12 +39,13 @@ function commandLine(doc: string): string | null {
   }
 }
 
-function table(rows: StoredAlert[]): string {
+/** Stored alerts as a fixed-width table, one line each. */
+export function formatAlertTable(rows: StoredAlert[]): string {
   const header = ['TIME', 'HOST', 'SEVERITY', 'RULE', 'PROCESS'];
-  const widths = [24, 24, 8, 48, 80];
+  const widths = [31, 24, 8, 48, 80];
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
   const body = rows.map((r) =>
-    line([r.time, r.host, r.severity, r.ruleName ?? r.ruleId, commandLine(r.doc)].map((v, i) => printable(v, widths[i] as number))),
+    line([r.time, r.host, r.severity, r.ruleName ?? r.ruleId, commandLine(r.doc)].map((v, i) => cell(v, widths[i] as number))),
   );
   return [line(header), ...body].join('\n') + '\n';
 }
@@ -80,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const rows = reader.alerts({ since: values.since === undefined ? undefined : parseSince(values.since), host: values.host, rule: values.rule, newest: limit });
     if (values.json) for (const r of rows) process.stdout.write(`${r.doc}\n`);
-    else process.stdout.write(rows.length === 0 ? 'no alerts\n' : table(rows));
+    else process.stdout.write(rows.length === 0 ? 'no alerts\n' : formatAlertTable(rows));
   } finally {
     reader.close();
   }

@@ -10,6 +10,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> = {
   rules: { summary: 'check, compile and test detection rules (Elastic EQL)', load: () => require('./rules') as CommandModule },
   replay: { summary: 'replay a capture (eslogger, ECS NDJSON, keysentry recording) through the rules', load: () => require('./replay') as CommandModule },
+  start: { summary: 'npm start: agent + embedded loopback collector, end to end with nothing configured', load: () => require('./start') as CommandModule },
   collector: { summary: 'accept agents over ws(s):// and store their alerts in SQLite', load: () => require('./collector') as CommandModule },
   alerts: { summary: 'list alerts stored by the collector (table or --json lines)', load: () => require('./alerts') as CommandModule },
   status: { summary: 'ask the running agent: source, rules, events/s, drops, spool, delivery', load: () => require('./status') as CommandModule },

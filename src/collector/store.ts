@@ -256,7 +256,7 @@ export class Store extends AlertReader {
         text(field(doc, 'host.hostname')) ?? text(field(doc, 'host.name')),
         text(field(doc, 'rule.id')) ?? text(field(doc, 'rule.uuid')),
         text(rule),
-        text(field(doc, 'event.severity')) ?? text(field(doc, 'kibana.alert.severity')) ?? text(field(doc, 'rule.severity')),
+        text(field(doc, 'rule.severity')) ?? text(field(doc, 'kibana.alert.severity')) ?? text(field(doc, 'event.severity')),
         now,
         JSON.stringify(doc),
       );
