@@ -1,4 +1,6 @@
 {
+  # Linux-only test addon of the macOS translation against native/test-double (engineer E).
+  "includes": ["native/test-double/es_test.gypi"],
   "targets": [
     {
       "target_name": "keysentry_native",
@@ -30,6 +32,7 @@
         ["OS=='mac'", {
           "sources": [
             "native/macos/es_backend.cc",
+            "native/macos/es_errors.cc",
             "native/macos/es_translate.cc",
             "native/macos/proc_seed.cc"
           ],
