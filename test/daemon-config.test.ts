@@ -9,10 +9,12 @@ import {
   defaultAgentConfig,
   loadAgentConfig,
   readDeliveryToken,
+  schemaReference,
   UntrustedFileError,
   verifyAgentFilesTrusted,
 } from '../src/config';
 import type { EcsObject } from '../src/model/ecs';
+import { REPO_ROOT } from './support/paths';
 
 /** A private root-owned (0700) scratch directory; tests run as root, like the agent. */
 function scratch(): string {
@@ -162,6 +164,13 @@ socket = "/run/ks/status.sock"
     const json = write(dir, 'config.json', '{\n  "log": {"level": "info",}\n}');
     const [jsonProblem] = problemsOf(json);
     assert.match(jsonProblem, new RegExp(`^${json}:2:\\d+: `));
+  });
+
+  it('docs/daemon.md has a reference row for every key, and the installed template validates', () => {
+    const docs = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'daemon.md'), 'utf8');
+    for (const { key } of schemaReference()) assert.ok(docs.includes(`| \`${key}\` |`), `docs/daemon.md does not document ${key}`);
+    const template = fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'config.toml.in'), 'utf8').replace(/@[A-Z]+@/g, '/x');
+    loadAgentConfig(write(dir, 'config.toml', template));
   });
 
   it('rejects a file that is neither .toml nor .json, and a top level that is not an object', () => {
