@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> =
   start: { summary: 'npm start: agent + embedded loopback collector, end to end with nothing configured', load: () => require('./start') as CommandModule },
   collector: { summary: 'accept agents over ws(s):// and store their alerts in SQLite', load: () => require('./collector') as CommandModule },
   alerts: { summary: 'list alerts stored by the collector (table or --json lines)', load: () => require('./alerts') as CommandModule },
+  run: { summary: 'the live agent: watch every exec, print alerts as JSON lines (root)', load: () => require('./run') as CommandModule },
+  record: { summary: 'record the live exec/fork/exit stream to a file for replay (root)', load: () => require('./record') as CommandModule },
   status: { summary: 'ask the running agent: source, rules, events/s, drops, spool, delivery', load: () => require('./status') as CommandModule },
 };
 
