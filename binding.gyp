@@ -34,7 +34,8 @@
             "native/macos/es_backend.cc",
             "native/macos/es_errors.cc",
             "native/macos/es_translate.cc",
-            "native/macos/proc_seed.cc"
+            "native/macos/proc_seed.cc",
+            "native/macos/proc_seed_js.cc"
           ],
           "libraries": ["-lEndpointSecurity", "-lbsm"],
           "xcode_settings": {

@@ -7,7 +7,8 @@
 # the SDK's libc++. Otherwise against native/test-double (Apple's API shapes and availability,
 # written for this project) with Debian's glibc/libstdc++ headers for each architecture
 # (packages libc6-dev-arm64-cross and libstdc++-12-dev-arm64-cross for arm64).
-# CLANGXX overrides the compiler (a real SDK's libc++ may need a newer clang).
+# CLANGXX overrides the compiler (a real SDK's libc++ may need a newer clang); NODE_HEADERS the
+# folder with node_api.h (default: beside the running node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,10 @@ CLANGXX=${CLANGXX:-clang++}
 # Arguments: sources to check instead of all of native/macos.
 if [ $# -gt 0 ]; then SOURCES=("$@"); else SOURCES=(native/macos/*.cc); fi
 COMMON=(-std=c++17 -fblocks -fsyntax-only -Wall -Wextra -Werror -Wunguarded-availability-new)
+# The one N-API file (proc_seed_js.cc) needs node-addon-api and Node's headers, as binding.gyp gives them.
+NAPI=(-DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
+  -isystem "$(node -p "require('node-addon-api').include_dir")"
+  -isystem "${NODE_HEADERS:-$(node -p "require('path').resolve(process.execPath, '../../include/node')")}")
 
 if ! command -v "$CLANGXX" >/dev/null; then
   echo "check-macos: $CLANGXX not found (apt-get install clang)" >&2
@@ -61,7 +66,7 @@ check() {
   fi
   local failed=0
   for src in "${SOURCES[@]}"; do
-    if ! "$CLANGXX" "--target=$target" "${COMMON[@]}" "${flags[@]}" "$src"; then
+    if ! "$CLANGXX" "--target=$target" "${COMMON[@]}" "${NAPI[@]}" "${flags[@]}" "$src"; then
       echo "check-macos: FAILED $src for $target" >&2
       failed=1
     fi

@@ -14,6 +14,7 @@
             "../macos/es_translate.cc",
             "../macos/es_errors.cc",
             "../macos/proc_seed.cc",
+            "../macos/proc_seed_js.cc",
             "../core/batch.cc"
           ],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "usr/include"],

@@ -1,7 +1,7 @@
 // Test-only addon (Linux): builds real es_message_t values of the double's types from the
 // specs a test derives from eslogger lines, runs them through the macOS translation
 // (native/macos/es_translate.cc) and the core's batch encoder, and returns the batch for
-// the JavaScript decoder. Also exposes the error messages and the start-up scan.
+// the JavaScript decoder. Also exposes the error messages and the start-up scan (over /proc).
 //
 // Guarded mode places each struct so that the first field newer than the message's version
 // starts a PROT_NONE page: a translator that reads past its version faults, and the fault
@@ -21,7 +21,7 @@
 #include "../../core/batch.h"
 #include "../../macos/es_errors.h"
 #include "../../macos/es_translate.h"
-#include "../../macos/proc_seed.h"
+#include "../../macos/proc_seed_js.h"
 #include "es_double.h"
 
 namespace {
@@ -325,33 +325,18 @@ Napi::Value NewClientErrors(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// listRunningProcesses(limit, pidCountShortfall) over the double's /proc-backed libproc.
-Napi::Value ListRunningProcesses(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  es_double::setPidCountShortfall(info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0);
-  const auto processes = keysentry::listRunningProcesses(info[0].As<Napi::Number>().Uint32Value());
-  es_double::setPidCountShortfall(0);
-  Napi::Array out = Napi::Array::New(env, processes.size());
-  for (size_t i = 0; i < processes.size(); i++) {
-    const keysentry::RunningProcess& p = processes[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("pid", p.pid);
-    o.Set("pidversion", p.pidversion);
-    o.Set("ppid", p.ppid);
-    o.Set("uid", p.uid);
-    o.Set("gid", p.gid);
-    o.Set("executable", p.executable);
-    o.Set("startTimeNs", Napi::BigInt::New(env, p.start_time_ns));
-    out.Set(static_cast<uint32_t>(i), o);
-  }
-  return out;
+// setPidCountShortfall(n): proc_listallpids(NULL, 0) under-reports by n from now on.
+Napi::Value SetPidCountShortfall(const Napi::CallbackInfo& info) {
+  es_double::setPidCountShortfall(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("translate", Napi::Function::New(env, Translate));
   exports.Set("probeGuard", Napi::Function::New(env, ProbeGuard));
   exports.Set("newClientErrors", Napi::Function::New(env, NewClientErrors));
-  exports.Set("listRunningProcesses", Napi::Function::New(env, ListRunningProcesses));
+  exports.Set("seedProcesses", Napi::Function::New(env, keysentry::seedProcessesJs));
+  exports.Set("setPidCountShortfall", Napi::Function::New(env, SetPidCountShortfall));
   return exports;
 }
 
