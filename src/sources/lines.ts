@@ -11,7 +11,7 @@ export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 export type RawLine = { lineNo: number; bytes: Buffer } | { lineNo: number; tooLongBytes: number };
 
 /** Splits a byte stream into lines, one array per input chunk. */
-export async function* splitLines(input: AsyncIterable<Buffer | string>, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawLine[]> {
+export async function* splitLines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawLine[]> {
   let parts: Buffer[] = [];
   let pendingBytes = 0;
   let skipping = false;

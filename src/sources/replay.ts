@@ -26,7 +26,8 @@ export class ReplayInputError extends Error {
 }
 
 export interface ReplaySourceOptions {
-  input: AsyncIterable<Buffer | string> & { destroy?(): void };
+  /** A Readable (file, stdin, a child's stdout) or any iterable of chunks. */
+  input: (AsyncIterable<Buffer | string> | Iterable<Buffer | string>) & { destroy?(): void };
   /** Names the input in `where`: "capture.json" gives "capture.json:17". */
   label: string;
   format: ReplayFormatOption;
