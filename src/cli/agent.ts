@@ -1,0 +1,199 @@
+/**
+ * The live agent, reusable by `keysentry run` and `keysentry start`: live source (seeded
+ * with the running processes) -> own-activity filter -> runPipeline (process table, ECS,
+ * enrichment, rules, alerts) -> the caller's sinks. Rules reload in place; stop() ends the
+ * source and lets the pipeline drain.
+ */
+import { localAgentInfo, localHostInfo } from '../alerts/agent';
+import type { AgentInfo, AlertSink } from '../alerts/types';
+import type { EcsDocument } from '../model/ecs';
+import { hostKey, type HostInfo } from '../process/ecs';
+import { enrichEvent } from '../process/normalize';
+import { ProcessTable } from '../process/table';
+import { loadDefaultRuleSet, loadRuleSet } from '../rules';
+import type { CompiledRuleSet, RuleError, RuleMeta } from '../rules/types';
+import { openLiveSource, type LiveSourceChoice } from '../sources/live';
+import { NativeEventSource, type NativeCounters } from '../sources/native';
+import { WithoutOwnActivity } from '../sources/own-activity';
+import type { EventSource } from '../sources/types';
+import { runPipeline, type PipelineStats, type Rejection } from './pipeline';
+
+export type AgentLogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type AgentLog = (level: AgentLogLevel, message: string, meta?: Record<string, unknown>) => void;
+
+export interface AgentOptions {
+  /** A live source choice, or a source already opened (tests, `start`'s own). Default auto. */
+  source?: LiveSourceChoice | EventSource;
+  /** Rule files or directories; empty or absent = the bundled default. */
+  rulePaths?: readonly string[];
+  sinks: AlertSink[];
+  log?: AgentLog;
+  /** Events of processes the configuration mutes (config.mute): never evaluated. */
+  mute?: (event: EcsDocument) => boolean;
+  host?: HostInfo;
+  agent?: AgentInfo;
+}
+
+export interface AgentSnapshot {
+  source: string;
+  startedAt: string;
+  rulesLoaded: number;
+  events: number;
+  alerts: number;
+  lastAlert: string | null;
+  rejected: number;
+  /** Events the source lost (kernel, queue); own activity skipped. */
+  lost: number;
+  ownSkipped: number;
+  native?: NativeCounters;
+}
+
+export interface RunningAgent {
+  readonly sourceName: string;
+  /** Resolves with the pipeline's stats when the source has ended (after stop()). */
+  readonly done: Promise<PipelineStats>;
+  stop(): Promise<PipelineStats>;
+  /** Reloads the rules from the same paths; on any error keeps the old rules and says why. */
+  reloadRules(): { ok: true; rules: number } | { ok: false; reason: string };
+  snapshot(): AgentSnapshot;
+}
+
+export function describeRuleError(e: RuleError): string {
+  const at = e.line === undefined ? e.source : `${e.source}:${e.line}${e.column === undefined ? '' : `:${e.column}`}`;
+  return `${at}: ${e.name === undefined ? '' : `rule '${e.name}': `}${e.message}`;
+}
+
+/** Loads rules; throws an Error naming the first bad rule (file:line:column) when any fails. */
+export function loadAgentRules(paths: readonly string[]): CompiledRuleSet {
+  const rules = paths.length > 0 ? loadRuleSet(paths) : loadDefaultRuleSet();
+  const first = rules.errors[0];
+  if (first !== undefined) {
+    const more = rules.errors.length > 1 ? ` (and ${rules.errors.length - 1} more rule errors)` : '';
+    throw new Error(`${describeRuleError(first)}${more}`);
+  }
+  return rules;
+}
+
+/** Rules that see nothing of a muted process. */
+function withMute(rules: CompiledRuleSet, mute: (event: EcsDocument) => boolean): CompiledRuleSet {
+  return {
+    rules: rules.rules,
+    unsupported: rules.unsupported,
+    errors: rules.errors,
+    evaluate: (doc: object): RuleMeta[] => (mute(doc as EcsDocument) ? [] : rules.evaluate(doc)),
+  };
+}
+
+/** Counts alerts for the snapshot, then passes them on. */
+class CountingSinks implements AlertSink {
+  count = 0;
+  last: string | null = null;
+  constructor(private readonly sinks: AlertSink[]) {}
+  async write(alert: EcsDocument): Promise<void> {
+    this.count++;
+    this.last = new Date().toISOString();
+    for (const sink of this.sinks) await sink.write(alert);
+  }
+}
+
+/** Starts capture and detection. Throws BackendError when no live source can start. */
+export function startAgent(options: AgentOptions): RunningAgent {
+  const log: AgentLog = options.log ?? (() => undefined);
+  const rulePaths = options.rulePaths ?? [];
+  const mute = options.mute;
+  const load = (): CompiledRuleSet => {
+    const loaded = loadAgentRules(rulePaths);
+    return mute === undefined ? loaded : withMute(loaded, mute);
+  };
+  let rules = load();
+  for (const u of rules.unsupported) log('warn', `rule '${u.meta.name}' (${u.meta.source}) cannot run on single events: ${u.reason}`);
+
+  const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto' });
+  const source = new WithoutOwnActivity(live);
+  const host = options.host ?? localHostInfo();
+  const counting = new CountingSinks(options.sinks);
+  const startedAt = new Date().toISOString();
+  let pipelineStats: PipelineStats | undefined;
+  let rejected = 0;
+  let events = 0;
+
+  log('info', `watching process execs with ${live.name}, ${rules.rules.length} rules`, { source: live.name, rules: rules.rules.length });
+  const done = runPipeline({
+    source,
+    table: new ProcessTable({ hostId: hostKey(host) }),
+    host,
+    agent: options.agent ?? localAgentInfo(),
+    rules: () => rules,
+    sinks: [counting],
+    enrich: enrichEvent,
+    onEvent: () => {
+      events++;
+    },
+    onReject: (r: Rejection) => {
+      rejected++;
+      log('warn', `rejected ${r.where}: ${r.reason}`);
+    },
+  }).then((stats) => (pipelineStats = stats));
+
+  const nativeCounters = (): NativeCounters | undefined => {
+    const inner = (live as { inner?: EventSource }).inner ?? live;
+    return inner instanceof NativeEventSource ? inner.counters() : undefined;
+  };
+
+  return {
+    sourceName: live.name,
+    done,
+    async stop() {
+      await source.stop();
+      return done;
+    },
+    reloadRules() {
+      try {
+        const next = load();
+        rules = next;
+        log('info', `rules reloaded: ${next.rules.length} rules`, { rules: next.rules.length });
+        return { ok: true, rules: next.rules.length };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        log('error', `rule reload failed, keeping the ${rules.rules.length} rules in force: ${reason}`);
+        return { ok: false, reason };
+      }
+    },
+    snapshot() {
+      const native = nativeCounters();
+      const snap: AgentSnapshot = {
+        source: live.name,
+        startedAt,
+        rulesLoaded: rules.rules.length,
+        events: pipelineStats?.events ?? events,
+        alerts: counting.count,
+        lastAlert: counting.last,
+        rejected,
+        lost: live.stats().lost,
+        ownSkipped: source.filter.skipped,
+      };
+      if (native !== undefined) snap.native = native;
+      return snap;
+    },
+  };
+}
+
+/**
+ * Runs the agent until SIGTERM or SIGINT; SIGHUP reloads the rules. Resolves with the
+ * pipeline's stats once the source has stopped and every alert is written.
+ */
+export async function runAgent(options: AgentOptions): Promise<PipelineStats> {
+  const agent = startAgent(options);
+  const stop = (): void => void agent.stop();
+  const reload = (): void => void agent.reloadRules();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
+  try {
+    return await agent.done;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', reload);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The live source factory for `keysentry run` / `record` / `start`: picks the capture
+ * facility for this platform and seeds the stream with the processes already running.
+ *
+ * Linux: `audit` (kernel audit, full argv), `connector` (process connector + /proc), `auto`
+ * = audit, else connector. macOS (native/macos, src/sources/eslogger-live.ts): `es`,
+ * `eslogger`, `auto` = es.
+ */
+import type { SeedRecord } from '../model/records';
+import { scanLinuxProcesses } from './linux-seed';
+import { BackendError, NativeEventSource, type NativeEventSourceOptions } from './native';
+import type { EventSource, SourceItem, SourceStats } from './types';
+
+export type LiveSourceChoice = 'auto' | 'audit' | 'connector' | 'es' | 'eslogger';
+
+export interface LiveSourceOptions extends Omit<NativeEventSourceOptions, 'backend'> {
+  source: LiveSourceChoice;
+  platform?: NodeJS.Platform;
+}
+
+const PLATFORM_SOURCES: Partial<Record<NodeJS.Platform, readonly LiveSourceChoice[]>> = {
+  linux: ['auto', 'audit', 'connector'],
+  darwin: ['auto', 'es', 'eslogger'],
+};
+
+/** Starts capture, then scans the running processes: nothing that starts in between is missed. */
+export function openLiveSource(options: LiveSourceOptions): EventSource {
+  const { source: choice, platform = process.platform, ...native } = options;
+  const allowed = PLATFORM_SOURCES[platform] ?? [];
+  if (!allowed.includes(choice)) {
+    throw new BackendError(
+      allowed.length === 0 ? `no live source on ${platform}` : `source '${choice}' is not available on ${platform} (choose ${allowed.join(', ')})`,
+      'EINVAL',
+    );
+  }
+  if (platform === 'linux') {
+    const live = new NativeEventSource({ ...native, backend: choice as 'auto' | 'audit' | 'connector' });
+    return new SeededSource(live, scanLinuxProcesses());
+  }
+  // macOS: engineer E's EndpointSecurity backend and eslogger child source plug in here.
+  throw new BackendError(`source '${choice}' on ${platform} is not wired yet`, 'EINVAL');
+}
+
+/** Hands out the start-up scan as the first batch, then the live stream. */
+export class SeededSource implements EventSource {
+  readonly name: string;
+  private seedItems: SourceItem[] | undefined;
+
+  constructor(
+    private readonly live: EventSource,
+    seeds: readonly SeedRecord[],
+  ) {
+    this.name = live.name;
+    this.seedItems = seeds.map((record) => ({ kind: 'record', record, where: 'seed' }));
+  }
+
+  async *batches(): AsyncIterable<SourceItem[]> {
+    const seeds = this.seedItems;
+    this.seedItems = undefined;
+    if (seeds !== undefined && seeds.length > 0) yield seeds;
+    yield* this.live.batches();
+  }
+
+  stop(): Promise<void> {
+    return this.live.stop();
+  }
+
+  stats(): SourceStats {
+    return this.live.stats();
+  }
+
+  /** The live source underneath (its native counters, for status). */
+  get inner(): EventSource {
+    return this.live;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The live source backed by the native addon (native/core): the capture thread's records
+ * arrive as packed batches, are decoded here, and are handed out as SourceItem batches.
+ *
+ * Memory is bounded on both sides of the boundary: the addon's queue (drop-newest, counted
+ * as `dropped`) and, here, at most `maxPendingRecords` decoded records waiting for the
+ * consumer (beyond that a batch is dropped and counted too).
+ */
+import bindings from 'bindings';
+import type { SourceRecord } from '../model/records';
+import { decodeBatch } from './native-decode';
+import type { EventSource, SourceItem, SourceStats } from './types';
+
+/** Backends the addon knows: Linux audit/connector, macOS es, and the benchmark's producer. */
+export type NativeBackendName = 'auto' | 'audit' | 'connector' | 'es' | 'synthetic';
+
+export interface NativeAddonOptions {
+  backend?: NativeBackendName;
+  /** The agent's own pid, muted by the backend. Default: this process. */
+  selfPid?: number;
+  /** Capture queue caps (records, bytes); a record beyond either is dropped and counted. */
+  queueRecords?: number;
+  queueBytes?: number;
+  /** Records per batch, and the longest a record waits for its batch to fill (µs). */
+  batchRecords?: number;
+  flushMicros?: number;
+  /** Batches handed to JavaScript and not yet consumed before the flusher waits. */
+  maxInFlight?: number;
+  /** Benchmark baseline: one JavaScript call with a C++-built object per record. */
+  delivery?: 'batch' | 'per-event';
+  /** Records the synthetic producer makes. */
+  syntheticCount?: number;
+}
+
+export interface NativeCounters {
+  backend?: string;
+  running?: boolean;
+  captured: number;
+  delivered: number;
+  dropped: number;
+  sourceLost: number;
+  batches: number;
+  callbackErrors: number;
+  lastCallbackError?: string;
+}
+
+/** The raw addon object: what `onDelivery` receives depends on `delivery`. */
+export interface AddonSource {
+  /** Starts capture; returns the backend that runs (auto resolves). Throws a BackendError. */
+  start(): string;
+  stop(): void;
+  stats(): Partial<NativeCounters>;
+}
+
+interface Addon {
+  NativeSource: new (options: NativeAddonOptions, onDelivery: (delivery: Buffer | SourceRecord) => void) => AddonSource;
+  batchVersion: number;
+}
+
+/** A capture facility that cannot start: `code` says which ("EPERM", "ENOAUDIT", ...). */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+let addon: Addon | undefined;
+export function loadAddon(): Addon {
+  if (addon === undefined) {
+    try {
+      addon = bindings('keysentry_native') as Addon;
+    } catch (err) {
+      throw new BackendError(
+        `the native addon is not built (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); run \`npm install\` or \`npm run build:native\``,
+        'ENOADDON',
+      );
+    }
+  }
+  return addon;
+}
+
+/** Starts an addon source, turning its start failure into a BackendError. */
+export function startAddonSource(options: NativeAddonOptions, onDelivery: (delivery: Buffer | SourceRecord) => void): { source: AddonSource; backend: string } {
+  const { NativeSource } = loadAddon();
+  const source = new NativeSource({ selfPid: process.pid, ...options }, onDelivery);
+  try {
+    return { source, backend: source.start() };
+  } catch (err) {
+    const e = err as Error & { code?: unknown };
+    if (e.name === 'BackendError') throw new BackendError(e.message, typeof e.code === 'string' ? e.code : 'EBACKEND');
+    throw err;
+  }
+}
+
+export interface NativeEventSourceOptions extends Omit<NativeAddonOptions, 'delivery'> {
+  /** Decoded records waiting for the consumer before new batches are dropped. */
+  maxPendingRecords?: number;
+  /**
+   * Keep the process alive while capturing (default true). The addon itself never holds
+   * the event loop open; a live agent wants exactly that until stop().
+   */
+  keepAlive?: boolean;
+}
+
+export class NativeEventSource implements EventSource {
+  readonly name: string;
+  private readonly addonSource: AddonSource;
+  private readonly pending: Array<{ items: SourceItem[]; records: number }> = [];
+  private pendingRecords = 0;
+  private readonly maxPending: number;
+  private wake: (() => void) | undefined;
+  private stopped = false;
+  private readonly counts = { records: 0, rejected: 0, jsDropped: 0 };
+  private readonly onExit = (): void => this.stopNow();
+  private readonly keepAlive: NodeJS.Timeout | undefined;
+
+  /** Starts capture at once; throws BackendError when the backend cannot start. */
+  constructor(options: NativeEventSourceOptions = {}) {
+    const { maxPendingRecords, keepAlive = true, ...addonOptions } = options;
+    this.maxPending = maxPendingRecords ?? 262_144;
+    const started = startAddonSource({ ...addonOptions, delivery: 'batch' }, (delivery) => this.receive(delivery as Buffer));
+    this.addonSource = started.source;
+    this.name = `native:${started.backend}`;
+    // A synchronous stop on exit removes the kernel audit rule even on process.exit().
+    process.once('exit', this.onExit);
+    if (keepAlive) this.keepAlive = setInterval(() => undefined, 1 << 30);
+  }
+
+  private receive(buf: Buffer): void {
+    if (this.stopped) return;
+    const decoded = decodeBatch(buf);
+    const items: SourceItem[] = decoded.records.map((record) => ({ kind: 'record', record, where: 'live' }));
+    if (decoded.error !== undefined) {
+      this.counts.rejected++;
+      items.push({ kind: 'reject', where: 'live', reason: decoded.error.message });
+    }
+    if (this.pendingRecords + decoded.records.length > this.maxPending) {
+      this.counts.jsDropped += decoded.records.length;
+      return;
+    }
+    this.counts.records += decoded.records.length;
+    this.pendingRecords += decoded.records.length;
+    this.pending.push({ items, records: decoded.records.length });
+    this.wake?.();
+  }
+
+  async *batches(): AsyncIterable<SourceItem[]> {
+    for (;;) {
+      const next = this.pending.shift();
+      if (next !== undefined) {
+        this.pendingRecords -= next.records;
+        yield next.items;
+        continue;
+      }
+      if (this.stopped) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** Stops capture; batches already decoded are still handed out, then the iterator ends. */
+  async stop(): Promise<void> {
+    this.stopNow();
+  }
+
+  private stopNow(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    process.removeListener('exit', this.onExit);
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    this.addonSource.stop();
+    this.wake?.();
+  }
+
+  counters(): NativeCounters {
+    const s = this.addonSource.stats();
+    return {
+      ...s,
+      captured: s.captured ?? 0,
+      delivered: s.delivered ?? 0,
+      dropped: (s.dropped ?? 0) + this.counts.jsDropped,
+      sourceLost: s.sourceLost ?? 0,
+      batches: s.batches ?? 0,
+      callbackErrors: s.callbackErrors ?? 0,
+    };
+  }
+
+  stats(): SourceStats {
+    const c = this.counters();
+    return { records: this.counts.records, ecs: 0, rejected: this.counts.rejected, lost: c.dropped + c.sourceLost };
+  }
+}
