@@ -25,10 +25,13 @@ export interface AutomatonTables {
   readonly nfaEdgeClasses: Uint32Array;
   readonly nfaAcceptStart: Int32Array;
   readonly nfaAcceptIds: Int32Array;
-  /** states x classes; entry = target state * classCount, 0 = dead, -1 = beyond the budget. */
+  /** states x classes; entry = target state * classCount, 0 = dead, -1 = beyond the budget, < -1 = emittingOffset(target). */
   readonly dfaTransitions: Int32Array;
   readonly dfaAcceptStart: Int32Array;
   readonly dfaAcceptIds: Int32Array;
+  /** Patterns a DFA state reports as soon as it is entered (see latchedStates). */
+  readonly dfaEntryStart: Int32Array;
+  readonly dfaEntryIds: Int32Array;
   /** The NFA states of each DFA state, to continue on the NFA from it. */
   readonly dfaSetStart: Int32Array;
   readonly dfaSetIds: Int32Array;
@@ -63,23 +66,43 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
   nfaEdgeStart[n] = e;
   const { start: nfaAcceptStart, ids: nfaAcceptIds } = flatten(nfa.accepts);
 
+  const latched = latchedStates(nfa, classCount, edgeClassLists, nfaEdgeStart, nfaEdgeTarget);
+  const acceptsOf = (states: Iterable<number>): number[] => {
+    const ids = new Set<number>();
+    for (const q of states) for (let x = nfaAcceptStart[q] as number; x < (nfaAcceptStart[q + 1] as number); x++) ids.add(nfaAcceptIds[x] as number);
+    return [...ids].sort((a, b) => a - b);
+  };
+
   const budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / classCount)));
-  const sets: number[][] = [[], [0]];
-  const indexOfKey = new Map<string, number>([['', 0], ['0', 1]]);
+  const startLatched = latched[0] === 1;
+  const sets: number[][] = [[], startLatched ? [] : [0]];
+  const entryEmits: number[][] = [[], startLatched ? acceptsOf([0]) : []];
+  const indexOfKey = new Map<string, number>([['|', 0]]);
+  indexOfKey.set(`${(sets[1] as number[]).join(',')}|${(entryEmits[1] as number[]).join(',')}`, 1);
   const rows: Int32Array[] = [new Int32Array(classCount), new Int32Array(classCount)];
   const buckets: number[][] = Array.from({ length: classCount }, () => []);
+  const seen = new Int32Array(n).fill(-1);
   let complete = true;
   for (let d = 1; d < sets.length; d++) {
-    for (const s of sets[d] as number[]) {
-      for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
+    for (const q of sets[d] as number[]) {
+      for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
         for (const k of edgeClassLists[x] as number[]) (buckets[k] as number[]).push(nfaEdgeTarget[x] as number);
       }
     }
     const row = rows[d] as Int32Array;
     for (let k = 0; k < classCount; k++) {
-      const targets = [...new Set(buckets[k])].sort((a, b) => a - b);
+      const stamp = d * classCount + k;
+      const live: number[] = [];
+      const latchedNow: number[] = [];
+      for (const t of buckets[k] as number[]) {
+        if (seen[t] === stamp) continue;
+        seen[t] = stamp;
+        (latched[t] === 1 ? latchedNow : live).push(t);
+      }
       (buckets[k] as number[]).length = 0;
-      const key = targets.join(',');
+      live.sort((a, b) => a - b);
+      const emits = latchedNow.length > 0 ? acceptsOf(latchedNow) : [];
+      const key = `${live.join(',')}|${emits.join(',')}`;
       let to = indexOfKey.get(key);
       if (to === undefined) {
         if (sets.length >= budget) {
@@ -89,16 +112,17 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
         }
         to = sets.length;
         indexOfKey.set(key, to);
-        sets.push(targets);
+        sets.push(live);
+        entryEmits.push(emits);
         rows.push(new Int32Array(classCount));
       }
-      row[k] = to * classCount;
+      row[k] = emits.length > 0 ? emittingOffset(to * classCount) : to * classCount;
     }
   }
   const dfaTransitions = new Int32Array(sets.length * classCount);
   rows.forEach((row, d) => dfaTransitions.set(row, d * classCount));
-  const dfaAccepts = sets.map((set) => [...new Set(set.flatMap((s) => [...(nfaAcceptIds.subarray(nfaAcceptStart[s], nfaAcceptStart[s + 1]) as Int32Array)]))].sort((a, b) => a - b));
-  const { start: dfaAcceptStart, ids: dfaAcceptIds } = flatten(dfaAccepts);
+  const { start: dfaAcceptStart, ids: dfaAcceptIds } = flatten(sets.map(acceptsOf));
+  const { start: dfaEntryStart, ids: dfaEntryIds } = flatten(entryEmits);
   const { start: dfaSetStart, ids: dfaSetIds } = flatten(sets);
   const startIsDead = (nfa.edges[0] as readonly unknown[]).length === 0 && (nfa.accepts[0] as readonly number[]).length === 0;
   return {
@@ -112,11 +136,55 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
     dfaTransitions,
     dfaAcceptStart,
     dfaAcceptIds,
+    dfaEntryStart,
+    dfaEntryIds,
     dfaSetStart,
     dfaSetIds,
     dfaStart: startIsDead ? 0 : classCount,
     complete,
   };
+}
+
+/**
+ * Transition value for entering a state that reports patterns on entry: -(offset) - 2, always
+ * below UNKNOWN, so the hot loop's single `t <= 0` test catches it.
+ */
+export function emittingOffset(offset: number): number {
+  return -offset - 2;
+}
+
+/**
+ * NFA states from which every continuation keeps the same accepted patterns (the trailing `*` of
+ * `*lit*`). Entering one decides those patterns for good, so the DFA reports them right away and
+ * drops the state: the set of already-matched patterns then never multiplies the DFA's states.
+ * Greatest fixpoint of: accepts something, every edge leads to such a state with the same
+ * accepts, and the edges read every class.
+ */
+function latchedStates(nfa: Nfa, classCount: number, edgeClassLists: readonly number[][], edgeStart: Int32Array, edgeTarget: Int32Array): Uint8Array {
+  const n = nfa.edges.length;
+  const latched = new Uint8Array(n);
+  const acceptKey = nfa.accepts.map((a) => a.join(','));
+  for (let q = 0; q < n; q++) latched[q] = (nfa.accepts[q] as readonly number[]).length > 0 ? 1 : 0;
+  const covered = new Uint8Array(classCount);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let q = 0; q < n; q++) {
+      if (latched[q] === 0) continue;
+      covered.fill(0);
+      let ok = true;
+      let count = 0;
+      for (let x = edgeStart[q] as number; x < (edgeStart[q + 1] as number) && ok; x++) {
+        const t = edgeTarget[x] as number;
+        if (latched[t] === 0 || acceptKey[t] !== acceptKey[q]) ok = false;
+        for (const k of edgeClassLists[x] as number[]) if (covered[k] === 0) (covered[k] = 1), count++;
+      }
+      if (!ok || count !== classCount) {
+        latched[q] = 0;
+        changed = true;
+      }
+    }
+  }
+  return latched;
 }
 
 function flatten(lists: readonly (readonly number[])[]): { start: Int32Array; ids: Int32Array } {
@@ -173,6 +241,7 @@ export class AutomatonMatcher {
     const n = value.length;
     let s = this.tables.dfaStart;
     if (s === 0) return;
+    this.report(this.tables.dfaEntryStart, this.tables.dfaEntryIds, 1, hits);
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       let k: number;
@@ -186,18 +255,25 @@ export class AutomatonMatcher {
         k = this.pages[((this.pageIndex[c >>> 8] as number) << 8) | (c & 0xff)] as number;
       }
       const t = trans[s + k] as number;
-      if (t <= 0) {
-        if (t === 0) return;
+      if (t > 0) {
+        s = t;
+      } else if (t === 0) {
+        return;
+      } else if (t === UNKNOWN) {
         this.continueOnNfa(s / this.classCount, value, i, hits);
         return;
+      } else {
+        s = -t - 2;
+        this.report(this.tables.dfaEntryStart, this.tables.dfaEntryIds, s / this.classCount, hits);
       }
-      s = t;
       i += extraUnits;
     }
-    const d = s / this.classCount;
-    const { dfaAcceptStart, dfaAcceptIds } = this.tables;
-    for (let x = dfaAcceptStart[d] as number; x < (dfaAcceptStart[d + 1] as number); x++) {
-      const id = dfaAcceptIds[x] as number;
+    this.report(this.tables.dfaAcceptStart, this.tables.dfaAcceptIds, s / this.classCount, hits);
+  }
+
+  private report(start: Int32Array, ids: Int32Array, d: number, hits: Uint32Array): void {
+    for (let x = start[d] as number; x < (start[d + 1] as number); x++) {
+      const id = ids[x] as number;
       (hits[id >>> 5] as number) |= 1 << (id & 31);
     }
   }
@@ -243,13 +319,7 @@ export class AutomatonMatcher {
       nxt = swap;
     }
     const count = listStates(cur, active);
-    for (let j = 0; j < count; j++) {
-      const s = active[j] as number;
-      for (let x = nfaAcceptStart[s] as number; x < (nfaAcceptStart[s + 1] as number); x++) {
-        const id = nfaAcceptIds[x] as number;
-        (hits[id >>> 5] as number) |= 1 << (id & 31);
-      }
-    }
+    for (let j = 0; j < count; j++) this.report(nfaAcceptStart, nfaAcceptIds, active[j] as number, hits);
   }
 }
 

@@ -60,7 +60,7 @@ function singleCodePoint(s: string): number | undefined {
 }
 
 function escapeForRegExp(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? `\\${ch}` : ch;
+  return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
 }
 
 /** Source text of case-folding-data.ts for the running engine's Unicode version. */

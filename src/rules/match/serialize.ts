@@ -25,6 +25,8 @@ const TYPED_FIELDS = {
   dfaTransitions: Int32Array,
   dfaAcceptStart: Int32Array,
   dfaAcceptIds: Int32Array,
+  dfaEntryStart: Int32Array,
+  dfaEntryIds: Int32Array,
   dfaSetStart: Int32Array,
   dfaSetIds: Int32Array,
 } as const;
@@ -76,6 +78,8 @@ export function serializeTables(t: AutomatonTables): SerializedAutomaton {
     dfaTransitions: toBase64(t.dfaTransitions),
     dfaAcceptStart: toBase64(t.dfaAcceptStart),
     dfaAcceptIds: toBase64(t.dfaAcceptIds),
+    dfaEntryStart: toBase64(t.dfaEntryStart),
+    dfaEntryIds: toBase64(t.dfaEntryIds),
     dfaSetStart: toBase64(t.dfaSetStart),
     dfaSetIds: toBase64(t.dfaSetIds),
   };
@@ -174,19 +178,29 @@ function parseTables(raw: Record<string, unknown>, specCount: number, automatonI
 
   if (t.dfaTransitions.length === 0 || t.dfaTransitions.length % classCount !== 0) fail('automaton.dfaTransitions must hold whole rows of classCount entries');
   const dfaStates = t.dfaTransitions.length / classCount;
+  checkOffsets(t.dfaAcceptStart, 'dfaAcceptStart', dfaStates, t.dfaAcceptIds.length);
+  checkIds(t.dfaAcceptIds, 'dfaAcceptIds', automatonIds);
+  checkOffsets(t.dfaEntryStart, 'dfaEntryStart', dfaStates, t.dfaEntryIds.length);
+  checkIds(t.dfaEntryIds, 'dfaEntryIds', automatonIds);
   let unknown = false;
   for (let i = 0; i < t.dfaTransitions.length; i++) {
     const v = t.dfaTransitions[i] as number;
-    if (v === -1) unknown = true;
-    else if (v < 0 || v % classCount !== 0 || v / classCount >= dfaStates) fail(`automaton.dfaTransitions[${i}] = ${v} is not a state offset`);
     if (i < classCount && v !== 0) fail('automaton.dfaTransitions: the dead state must only lead to itself');
+    if (v === -1) {
+      unknown = true;
+      continue;
+    }
+    const emitting = v < -1;
+    const offset = emitting ? -v - 2 : v;
+    const target = offset / classCount;
+    if (!Number.isInteger(target) || target >= dfaStates) fail(`automaton.dfaTransitions[${i}] = ${v} is not a state offset`);
+    const reports = (t.dfaEntryStart[target + 1] as number) > (t.dfaEntryStart[target] as number);
+    if (emitting !== reports) fail(`automaton.dfaTransitions[${i}] = ${v} disagrees with what state ${target} reports on entry`);
   }
   if (unknown === raw.complete) fail(`automaton.complete is ${String(raw.complete)} but the table ${unknown ? 'has' : 'has no'} undeterminized transitions`);
-  checkOffsets(t.dfaAcceptStart, 'dfaAcceptStart', dfaStates, t.dfaAcceptIds.length);
-  checkIds(t.dfaAcceptIds, 'dfaAcceptIds', automatonIds);
   checkOffsets(t.dfaSetStart, 'dfaSetStart', dfaStates, t.dfaSetIds.length);
   checkRange(t.dfaSetIds, 'dfaSetIds', 0, nfaStates - 1);
-  if (t.dfaSetStart[1] !== 0 || t.dfaAcceptStart[1] !== 0) fail('automaton: the dead state must have no NFA states and accept nothing');
+  if (t.dfaSetStart[1] !== 0 || t.dfaAcceptStart[1] !== 0 || t.dfaEntryStart[1] !== 0) fail('automaton: the dead state must have no NFA states and accept nothing');
   const dfaStart = integer(raw.dfaStart, 'automaton.dfaStart', 0, classCount);
   if (dfaStart !== 0 && (dfaStart !== classCount || dfaStates < 2)) fail(`automaton.dfaStart must be 0 or ${classCount}`);
 
@@ -202,6 +216,8 @@ function parseTables(raw: Record<string, unknown>, specCount: number, automatonI
     dfaTransitions: t.dfaTransitions,
     dfaAcceptStart: t.dfaAcceptStart,
     dfaAcceptIds: t.dfaAcceptIds,
+    dfaEntryStart: t.dfaEntryStart,
+    dfaEntryIds: t.dfaEntryIds,
     dfaSetStart: t.dfaSetStart,
     dfaSetIds: t.dfaSetIds,
     dfaStart,

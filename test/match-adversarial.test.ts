@@ -1,0 +1,71 @@
+/**
+ * Inputs crafted against the matcher: long values built to make a backtracking matcher explode,
+ * and pattern sets whose DFA would be exponential. Time is measured in bench/matcher.bench.ts;
+ * here the answers must be right and the automaton must stay within its state budget.
+ */
+import * as assert from 'node:assert/strict';
+import { type PatternSpec, compilePatternSet } from '../src/rules/match';
+import { hitsOf, prng } from './support/match';
+
+const wild = (text: string, caseInsensitive = true): PatternSpec => ({ kind: 'wildcard', text, caseInsensitive });
+
+/** Reference: a wildcard pattern matches when its `*`-separated literal parts occur in order, anchored. */
+function wildcardReference(pattern: string, value: string): boolean {
+  const parts = pattern.toLowerCase().split('*');
+  const v = value.toLowerCase();
+  const first = parts[0] as string;
+  const last = parts[parts.length - 1] as string;
+  if (parts.length === 1) return v === first;
+  if (!v.startsWith(first) || v.length < first.length + last.length || !v.endsWith(last)) return false;
+  let at = first.length;
+  for (const middle of parts.slice(1, -1)) {
+    const found = v.indexOf(middle, at);
+    if (found < 0 || found + middle.length > v.length - last.length) return false;
+    at = found + middle.length;
+  }
+  return true;
+}
+
+describe('matcher: adversarial inputs', () => {
+  it('answers a 4 KB crafted argument against the path patterns that stall a backtracking RegExp', () => {
+    const set = compilePatternSet([wild('/Users/*/Library/*/*.plist'), wild('*/Library/*/*/*.plist')]);
+    const crafted = `/Users/${'/Library/'.repeat(455)}x`;
+    assert.ok(crafted.length >= 4096);
+    assert.deepEqual(hitsOf(set, crafted), []);
+    assert.deepEqual(hitsOf(set, `${crafted}/a.plist`), [0, 1]);
+    assert.deepEqual(hitsOf(set, `/Users/a/Library/b/c.plist`), [0]);
+    assert.deepEqual(hitsOf(set, `/x/Library/b/c/d.PLIST`), [1]);
+    assert.ok(set.strategies().every((s) => !s.includes('fallback')), set.strategies().join());
+  });
+
+  it('keeps `*a*b*c*...` blow-up sets within the state budget and still answers exactly', () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const specs: PatternSpec[] = [];
+    for (let i = 0; i < 24; i++) {
+      const word = [0, 1, 2, 3, 4, 5].map((j) => letters[(i * 7 + j * 5) % 26]).join('*');
+      specs.push(wild(`*${word}*`), wild(`*${word}`));
+    }
+    const stateBudget = 512;
+    const set = compilePatternSet(specs, { stateBudget });
+    const strategy = set.strategies().join(' ');
+    assert.match(strategy, /dfa\(48 patterns, 512 states = budget, \d+ classes\) \+ nfa-fallback/);
+    const automaton = set.toJSON().automaton;
+    assert.ok(automaton !== null);
+    assert.equal(Buffer.from(automaton.dfaTransitions, 'base64').length / 4 / automaton.classCount, stateBudget, 'DFA states held = budget');
+    const rand = prng(7);
+    for (let round = 0; round < 400; round++) {
+      let value = '';
+      const len = Math.floor(rand() * 300);
+      for (let i = 0; i < len; i++) value += letters[Math.floor(rand() * 26)];
+      const expected = specs.flatMap((s, i) => (wildcardReference(s.text, value) ? [i] : []));
+      assert.deepEqual(hitsOf(set, value), expected, value);
+    }
+  });
+
+  it('answers a long value that walks the NFA fallback for its whole length', () => {
+    const specs = Array.from({ length: 40 }, (_, i) => wild(`*${String.fromCharCode(97 + (i % 26))}*${String.fromCharCode(97 + ((i * 3) % 26))}*x${i}`));
+    const set = compilePatternSet(specs, { stateBudget: 2 });
+    const value = `${'ab'.repeat(3000)}x7`;
+    assert.deepEqual(hitsOf(set, value), specs.flatMap((s, i) => (wildcardReference(s.text, value) ? [i] : [])));
+  });
+});
