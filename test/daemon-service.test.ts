@@ -90,6 +90,13 @@ describe('daemon: Linux service end to end', function () {
     const [launcher, , , config] = execStart;
     assert.deepEqual(execStart, [path.join(root, 'opt', 'keysentry', 'bin', 'keysentry'), 'run', '--config', path.join(root, 'etc', 'keysentry', 'config.toml')]);
 
+    // The installed service refuses a config someone besides root could have changed.
+    fs.chmodSync(config, 0o664);
+    const refused = spawnSync(launcher, execStart.slice(1), { cwd: '/', env: { PATH: SYSTEMD_PATH }, encoding: 'utf8' });
+    assert.notEqual(refused.status, 0);
+    assert.ok(refused.stderr.includes(`${config}: refusing to use it: it is writable by group (mode 0664)`), refused.stderr);
+    fs.chmodSync(config, 0o644);
+
     const logDir = path.join(root, 'var', 'log', 'keysentry');
     let printed = '';
     const output = () => {

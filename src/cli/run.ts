@@ -12,11 +12,11 @@ import { parseArgs } from 'node:util';
 import { localAgentInfo } from '../alerts/agent';
 import { JsonLinesSink } from '../alerts/sink';
 import type { AlertSink } from '../alerts/types';
-import { ConfigError, createMuteFilter, loadAgentConfig, readDeliveryToken, SOURCE_CHOICES, type AgentConfig, type SourceChoice } from '../config';
+import { ConfigError, createMuteFilter, loadAgentConfig, readDeliveryToken, SOURCE_CHOICES, verifyAgentFilesTrusted, type AgentConfig, type SourceChoice } from '../config';
 import { Reporter, type ReporterTls } from '../delivery/reporter';
 import { createLogger, type AgentLogger } from '../logging';
 import { BackendError } from '../sources/native';
-import { startStatusServer, type StatusServer } from '../status';
+import { RateMeter, startStatusServer, type StatusServer } from '../status';
 import { startAgent, type AgentLog, type RunningAgent } from './agent';
 import { CliError } from './errors';
 
@@ -58,7 +58,10 @@ function parseRunArgs(argv: string[]): RunArgs {
 
 export function loadConfig(file: string | undefined): AgentConfig {
   try {
-    return loadAgentConfig(file);
+    const config = loadAgentConfig(file);
+    // The config decides what is detected: refuse files anyone but root could have written.
+    if (config.configFile !== null) verifyAgentFilesTrusted(config);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
@@ -113,9 +116,14 @@ async function openExtras(config: AgentConfig): Promise<Extras> {
 async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Extras): Promise<StatusServer | undefined> {
   if (config.configFile === null) return undefined;
   const version = localAgentInfo().version;
+  // Sampled at start and on each status query: the rate over the last 10 s of queries, or since the previous one.
+  const meter = new RateMeter();
+  meter.sample(agent.snapshot().events);
   try {
     return await startStatusServer(config.status.socket, () => {
       const s = agent.snapshot();
+      meter.sample(s.events);
+      const logDrops = extras.logger?.dropped();
       const reporter = extras.reporter?.stats();
       const uptime = (Date.now() - Date.parse(s.startedAt)) / 1000;
       return {
@@ -126,9 +134,9 @@ async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Ext
         source: s.source.replace(/^native:/, ''),
         rulesLoaded: s.rulesLoaded,
         configFile: config.configFile,
-        events: { total: s.events, perSecond: uptime > 0 ? s.events / uptime : 0 },
+        events: { total: s.events, perSecond: meter.perSecond() },
         alerts: { total: s.alerts, last: s.lastAlert },
-        drops: { source: s.lost, rejected: s.rejected, spool: reporter?.spool.dropped ?? 0, log: 0 },
+        drops: { source: s.lost, rejected: s.rejected, spool: reporter?.spool.dropped ?? 0, log: (logDrops?.agentLog ?? 0) + (logDrops?.alertLog ?? 0) },
         spool: { depth: reporter?.spool.depth ?? 0, bytes: reporter?.spool.bytes ?? 0 },
         delivery: { url: config.delivery.url, connected: reporter?.connected ?? false, lastDelivery: reporter?.lastDelivery ?? null, lastError: null },
       };
