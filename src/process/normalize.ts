@@ -439,10 +439,10 @@ class PathCollector {
       if (!skipped && !wrapped && !hasScriptSyntax(w.text) && scriptWordIsPathLike(w.text) && (!looksLikeScript(w.text) || startsLikeAbsolute(w.text))) {
         const value = assignmentValue(w.text) ?? optionValue(w.text);
         this.candidate(value ?? w.text, base);
-        if (w.text.indexOf(':') >= 0 && w.text.indexOf('/') < 0 && mentionsKeychain(w.text)) {
-          // AppleScript HFS path ("Macintosh HD:Users:x:Library:Keychains:"): ':' separates names.
-          this.candidate(`/${w.text.split(':').join('/')}`, base);
-        }
+      }
+      if (!skipped && w.text.indexOf(':') >= 0 && w.text.indexOf('/') < 0 && mentionsKeychain(w.text)) {
+        // AppleScript HFS path ("Macintosh HD:Users:x:Library:Keychains:"): ':' separates names.
+        this.candidate(`/${w.text.split(':').join('/')}`, base);
       }
       if (!skipped && w.quoted && depth < MAX_SCRIPT_DEPTH && looksLikeScript(w.text)) {
         this.script(w.text, shell, depth + 1, base);
