@@ -3,11 +3,12 @@
  * facility for this platform and seeds the stream with the processes already running.
  *
  * Linux: `audit` (kernel audit, full argv), `connector` (process connector + /proc), `auto`
- * = audit, else connector. macOS (native/macos, src/sources/eslogger-live.ts): `es`,
- * `eslogger`, `auto` = es.
+ * = audit, else connector. macOS (src/sources/mac-live.ts): `es`, `eslogger`, `auto` = es,
+ * else eslogger when the executable lacks the EndpointSecurity entitlement.
  */
 import type { SeedRecord } from '../model/records';
 import { scanLinuxProcesses } from './linux-seed';
+import { openMacLiveSource, type MacSourceChoice } from './mac-live';
 import { BackendError, NativeEventSource, type NativeEventSourceOptions } from './native';
 import type { EventSource, SourceItem, SourceStats } from './types';
 
@@ -37,8 +38,8 @@ export function openLiveSource(options: LiveSourceOptions): EventSource {
     const live = new NativeEventSource({ ...native, backend: choice as 'auto' | 'audit' | 'connector' });
     return new SeededSource(live, scanLinuxProcesses());
   }
-  // macOS: engineer E's EndpointSecurity backend and eslogger child source plug in here.
-  throw new BackendError(`source '${choice}' on ${platform} is not wired yet`, 'EINVAL');
+  const mac = openMacLiveSource(choice as MacSourceChoice, native);
+  return new SeededSource(mac.live, mac.seeds);
 }
 
 /** Hands out the start-up scan as the first batch, then the live stream. */

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EsloggerLiveOptions, EsloggerLiveSource } from '../../src/sources/eslogger-live';
-import type { SourceItem } from '../../src/sources/types';
+import type { EsloggerLiveOptions } from '../../src/sources/eslogger-live';
+import type { EventSource, SourceItem } from '../../src/sources/types';
 import { FIXTURES_DIR } from './paths';
 
 export const ESLOGGER_FIXTURES = ['v9-macos15-exec.json', 'v10-macos26-fork.json', 'v11-macos27beta-exec.json', 'v9-macos15-exit.json'];
@@ -58,8 +58,8 @@ export function fakeRun(dir: string, lines: string | Buffer, extraEnv: NodeJS.Pr
   };
 }
 
-/** Collects items until `done` says so, then stops the source. */
-export async function collect(source: EsloggerLiveSource, done: (items: SourceItem[]) => boolean): Promise<SourceItem[]> {
+/** Collects items until `done` says so; leaving the loop stops the source. */
+export async function collect(source: EventSource, done: (items: SourceItem[]) => boolean): Promise<SourceItem[]> {
   const items: SourceItem[] = [];
   for await (const batch of source.batches()) {
     items.push(...batch);
