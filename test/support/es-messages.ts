@@ -4,6 +4,7 @@
  * independently of the eslogger reader under test: both paths must agree on their own.
  */
 import * as path from 'node:path';
+import type { RunningProcess } from '../../src/sources/mac-live';
 import { REPO_ROOT } from './paths';
 
 export type AuditTokenValues = [number, number, number, number, number, number, number, number];
@@ -57,15 +58,7 @@ export interface EsTestAddon {
   /** Reads a v4 field of a guarded message on purpose; returns what the guard caught ('' = nothing). */
   probeGuard(message: EsMessageSpec): string;
   newClientErrors(): Array<{ result: number; code: string; message: string }>;
-  seedProcesses(limit?: number): Array<{
-    pid: number;
-    pidversion: number;
-    ppid: number;
-    uid: number;
-    gid: number;
-    executable: string;
-    startTimeNs: bigint;
-  }>;
+  seedProcesses(limit?: number): RunningProcess[];
   setPidCountShortfall(missing: number): void;
 }
 
