@@ -14,12 +14,24 @@ const SECRET_KEYS = new Set(['authorization', 'proxyauthorization', 'cookie', 's
 const MAX_DEPTH = 16;
 const BEARER = 'bearer ';
 
+/** Verdicts for the keys seen so far; bounded because replayed ECS documents carry any keys. */
+const keyVerdicts = new Map<string, boolean>();
+const MAX_KEY_VERDICTS = 4096;
+
 export function isSecretKey(key: string): boolean {
+  const known = keyVerdicts.get(key);
+  if (known !== undefined) return known;
   const normalized = key.toLowerCase().replace(/[-_]/g, '');
-  return SECRET_KEYS.has(normalized) || SECRET_KEY_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+  const secret = SECRET_KEYS.has(normalized) || SECRET_KEY_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+  if (keyVerdicts.size < MAX_KEY_VERDICTS) keyVerdicts.set(key, secret);
+  return secret;
 }
 
+/** A literal, case-insensitive search: linear, and far cheaper than lowercasing every string. */
+const MAY_HOLD_BEARER = /bearer /i;
+
 function redactBearer(text: string): string {
+  if (!MAY_HOLD_BEARER.test(text)) return text;
   const lower = text.toLowerCase();
   let at = lower.indexOf(BEARER);
   if (at < 0) return text;
@@ -51,19 +63,32 @@ export class Redactor {
     return redactBearer(out);
   }
 
-  /** A redacted deep copy of `value` (arrays, plain objects, Errors; bigint becomes a string). */
+  /**
+   * `value` with secrets redacted: the same object when nothing needed redacting, else a
+   * copy of just the parts that changed (arrays, plain objects; Errors become ECS error
+   * fields, Dates ISO strings, bigints strings).
+   */
   redact(value: unknown, depth = 0): unknown {
     if (typeof value === 'string') return this.redactString(value);
     if (typeof value === 'bigint') return value.toString();
     if (value === null || typeof value !== 'object') return value;
     if (depth >= MAX_DEPTH) return '[TRUNCATED]';
-    if (Array.isArray(value)) return value.map((element) => this.redact(element, depth + 1));
     if (value instanceof Date) return value.toISOString();
-    const out: Record<string, unknown> = {};
-    const source = value instanceof Error ? { type: value.name, message: value.message, stack_trace: value.stack } : value;
-    for (const [key, child] of Object.entries(source)) {
-      out[key] = isSecretKey(key) && child !== undefined && child !== null ? REDACTED : this.redact(child, depth + 1);
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      value.forEach((element: unknown, index) => {
+        const redacted = this.redact(element, depth + 1);
+        if (redacted !== element) (copy ??= value.slice())[index] = redacted;
+      });
+      return copy ?? value;
     }
-    return out;
+    const isError = value instanceof Error;
+    const source: object = isError ? { type: value.name, message: value.message, stack_trace: value.stack } : value;
+    let copy: Record<string, unknown> | undefined = isError ? { ...source } : undefined;
+    for (const [key, child] of Object.entries(source)) {
+      const redacted = isSecretKey(key) && child !== undefined && child !== null ? REDACTED : this.redact(child, depth + 1);
+      if (redacted !== child) (copy ??= { ...source })[key] = redacted;
+    }
+    return copy ?? value;
   }
 }
