@@ -61,15 +61,12 @@ export function buildAlphabet(sets: readonly CodePointSet[]): { tables: Alphabet
     bmp.fill(intervalClass[k] as number, starts[k] as number, end);
   }
   const pageIndex = new Uint16Array(256);
-  const pageOfKey = new Map<string, number>();
   const pageList: Uint16Array[] = [];
   for (let hiByte = 0; hiByte < 256; hiByte++) {
     const page = bmp.subarray(hiByte << 8, (hiByte + 1) << 8);
-    const key = page.join(',');
-    let idx = pageOfKey.get(key);
-    if (idx === undefined) {
+    let idx = pageList.findIndex((other) => samePage(other, page));
+    if (idx < 0) {
       idx = pageList.length;
-      pageOfKey.set(key, idx);
       pageList.push(page);
     }
     pageIndex[hiByte] = idx;
@@ -88,6 +85,11 @@ export function buildAlphabet(sets: readonly CodePointSet[]): { tables: Alphabet
     },
     classesOfSet,
   };
+}
+
+function samePage(a: Uint16Array, b: Uint16Array): boolean {
+  for (let i = 0; i < 256; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Index of the interval containing cp (the last start <= cp). */

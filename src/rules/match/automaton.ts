@@ -77,11 +77,18 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
   const startLatched = latched[0] === 1;
   const sets: number[][] = [[], startLatched ? [] : [0]];
   const entryEmits: number[][] = [[], startLatched ? acceptsOf([0]) : []];
-  const indexOfKey = new Map<string, number>([['|', 0]]);
-  indexOfKey.set(`${(sets[1] as number[]).join(',')}|${(entryEmits[1] as number[]).join(',')}`, 1);
+  const statesByHash = new Map<number, number[]>();
+  const remember = (d: number): void => {
+    const h = hashState(sets[d] as number[], sets[d]?.length ?? 0, entryEmits[d] as number[]);
+    statesByHash.set(h, [...(statesByHash.get(h) ?? []), d]);
+  };
+  remember(0);
+  remember(1);
   const rows: Int32Array[] = [new Int32Array(classCount), new Int32Array(classCount)];
   const buckets: number[][] = Array.from({ length: classCount }, () => []);
   const seen = new Int32Array(n).fill(-1);
+  const live = new Int32Array(n);
+  const latchedNow: number[] = [];
   let complete = true;
   for (let d = 1; d < sets.length; d++) {
     for (const q of sets[d] as number[]) {
@@ -92,18 +99,26 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
     const row = rows[d] as Int32Array;
     for (let k = 0; k < classCount; k++) {
       const stamp = d * classCount + k;
-      const live: number[] = [];
-      const latchedNow: number[] = [];
+      let liveCount = 0;
+      latchedNow.length = 0;
       for (const t of buckets[k] as number[]) {
         if (seen[t] === stamp) continue;
         seen[t] = stamp;
-        (latched[t] === 1 ? latchedNow : live).push(t);
+        if (latched[t] === 1) latchedNow.push(t);
+        else live[liveCount++] = t;
       }
       (buckets[k] as number[]).length = 0;
-      live.sort((a, b) => a - b);
-      const emits = latchedNow.length > 0 ? acceptsOf(latchedNow) : [];
-      const key = `${live.join(',')}|${emits.join(',')}`;
-      let to = indexOfKey.get(key);
+      if (liveCount === 0 && latchedNow.length === 0) {
+        row[k] = 0;
+        continue;
+      }
+      sortPrefix(live, liveCount);
+      const emits = latchedNow.length > 0 ? acceptsOf(latchedNow) : NO_IDS;
+      const h = hashState(live, liveCount, emits);
+      let to: number | undefined;
+      for (const c of statesByHash.get(h) ?? NO_IDS) {
+        if (sameIds(sets[c] as number[], live, liveCount) && sameIds(entryEmits[c] as number[], emits, emits.length)) to = c;
+      }
       if (to === undefined) {
         if (sets.length >= budget) {
           row[k] = UNKNOWN;
@@ -111,10 +126,10 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
           continue;
         }
         to = sets.length;
-        indexOfKey.set(key, to);
-        sets.push(live);
+        sets.push(Array.from(live.subarray(0, liveCount)));
         entryEmits.push(emits);
         rows.push(new Int32Array(classCount));
+        remember(to);
       }
       row[k] = emits.length > 0 ? emittingOffset(to * classCount) : to * classCount;
     }
@@ -143,6 +158,35 @@ export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: nu
     dfaStart: startIsDead ? 0 : classCount,
     complete,
   };
+}
+
+const NO_IDS: number[] = [];
+
+function hashState(states: ArrayLike<number>, count: number, emits: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < count; i++) h = Math.imul(h ^ (states[i] as number), 0x01000193);
+  h = Math.imul(h ^ 0xffffffff, 0x01000193);
+  for (const id of emits) h = Math.imul(h ^ id, 0x01000193);
+  return h;
+}
+
+function sameIds(a: readonly number[], b: ArrayLike<number>, bCount: number): boolean {
+  if (a.length !== bCount) return false;
+  for (let i = 0; i < bCount; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Insertion sort of the first `count` entries: the sets are small and this allocates nothing. */
+function sortPrefix(a: Int32Array, count: number): void {
+  for (let i = 1; i < count; i++) {
+    const v = a[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (a[j] as number) > v) {
+      a[j + 1] = a[j] as number;
+      j--;
+    }
+    a[j + 1] = v;
+  }
 }
 
 /**
