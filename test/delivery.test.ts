@@ -79,6 +79,21 @@ describe('delivery spool', () => {
     assert.deepEqual(seqs, [1, 2, ...range(4, 61)]);
     await spool.close();
   });
+  it('reads records larger than the batch window, and replaces an alert over the record cap by a stub that says so', async () => {
+    const dir = path.join(tempDir('spool'), 'spool');
+    const spool = await Spool.open({ dir, maxBytes: 4 << 20, maxRecordBytes: 300_000 });
+    const big = { rule: { name: 'r' }, blob: 'b'.repeat(200_000) };
+    await spool.append({ small: 1 });
+    await spool.append(big);
+    await spool.append({ rule: { name: 'huge' }, host: { hostname: 'h' }, blob: 'c'.repeat(400_000) });
+    const entries = await spool.read(1, 10, 1024);
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2]);
+    assert.deepEqual(JSON.parse((entries[1] as { json: string }).json), big);
+    const [stub] = await spool.read(3, 10, 1024);
+    assert.deepEqual(JSON.parse((stub as { json: string }).json), { rule: { name: 'huge' }, host: { hostname: 'h' }, keysentry: { delivery: { truncated_bytes: 400_058 } } });
+    assert.equal(spool.stats().truncated, 1);
+    await spool.close();
+  });
 });
 
 describe('delivery end to end (real collector and agent processes)', function () {

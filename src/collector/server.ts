@@ -83,6 +83,8 @@ export interface Collector {
   readonly url: string;
   readonly store: Store;
   readonly server: http.Server | https.Server;
+  /** As CollectorContext.events. */
+  readonly events: EventEmitter;
   stats(): CollectorStats;
   close(): Promise<void>;
 }
@@ -413,6 +415,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     url: `${scheme}://${urlHost}:${addr.port}${AGENT_PATH}`,
     store,
     server,
+    events,
     stats: () => ({ ...counters, connections: live.size }),
     close: async () => {
       clearInterval(pingTimer);

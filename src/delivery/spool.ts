@@ -255,6 +255,7 @@ export class Spool extends EventEmitter {
     await this.serialize(() => this.flushPending());
     this.closed = true;
     await this.serialize(async () => {
+      await this.removeAcked(true);
       await this.writeMeta();
       await this.fd?.close();
       this.fd = null;
@@ -287,7 +288,7 @@ export class Spool extends EventEmitter {
       this.fd = await fsp.open(path.join(this.dir, last.file), 'a', 0o600);
     }
     this.totalBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
-    await this.removeAcked();
+    await this.removeAcked(true);
   }
 
   private async readMeta(): Promise<void> {
@@ -426,16 +427,18 @@ export class Spool extends EventEmitter {
     await fsp.rm(path.join(this.dir, oldest.file), { force: true });
   }
 
-  private async removeAcked(): Promise<void> {
+  /** `compactTail`: also replace a fully acked active segment however small (open, close). */
+  private async removeAcked(compactTail = false): Promise<void> {
     while (this.segments.length > 1) {
       const oldest = this.segments[0] as Segment;
       if (oldest.count > 0 && oldest.lastSeq > this.meta.acked) break;
       await this.removeOldest();
     }
     // A fully acknowledged active segment is replaced by an empty one, whose name alone
-    // carries the next sequence number across restarts.
+    // carries the next sequence number across restarts. Not on every ack: a new file costs a
+    // directory fsync on the append path, so a small acked tail waits (meta.acked covers it).
     const active = this.segments[this.segments.length - 1] as Segment;
-    if (active.count > 0 && active.lastSeq <= this.meta.acked) {
+    if (active.count > 0 && active.lastSeq <= this.meta.acked && (compactTail || active.bytes >= this.segmentBytes / 4)) {
       await this.startSegment();
       await this.removeOldest();
     }
@@ -447,6 +450,7 @@ export class Spool extends EventEmitter {
     let taken = 0;
     const reusable = this.cursor !== null && this.cursor.nextSeq === fromSeq;
     let cursor = reusable ? this.cursor : this.seek(fromSeq);
+    let minWindow = 0;
     while (cursor !== null && out.length < maxEntries && taken < maxBytes) {
       const file = cursor.file;
       const segIndex = this.segments.findIndex((s) => s.file === file);
@@ -461,22 +465,31 @@ export class Spool extends EventEmitter {
         cursor = { file: next.file, offset: 0, nextSeq: cursor.nextSeq };
         continue;
       }
-      // The window always holds at least one whole record, so 'short' means "end of window".
-      const window = Math.min(seg.bytes - cursor.offset, this.maxRecordBytes + RECORD_HEADER_BYTES + maxBytes);
+      // Enough for the batch; a record larger than that gets a window of exactly its size.
+      const window = Math.min(seg.bytes - cursor.offset, Math.max(minWindow, Math.max(maxBytes - taken, 4096) + RECORD_HEADER_BYTES));
       const buf = await this.readAt(seg.file, cursor.offset, window);
+      minWindow = 0;
       let off = 0;
       while (off < buf.length && out.length < maxEntries && taken < maxBytes) {
         const rec = decodeRecord(buf, off, this.maxRecordBytes);
-        if (!rec.ok) {
-          if (rec.reason === 'short' && off > 0) break;
-          off = this.resync(buf, off + 1);
+        if (rec.ok) {
+          off += rec.size;
+          if (rec.seq >= fromSeq) {
+            out.push({ seq: rec.seq, json: rec.payload.toString('utf8') });
+            taken += rec.payload.length;
+          }
           continue;
         }
-        off += rec.size;
-        if (rec.seq >= fromSeq) {
-          out.push({ seq: rec.seq, json: rec.payload.toString('utf8') });
-          taken += rec.payload.length;
+        if (rec.reason === 'short') {
+          const remaining = seg.bytes - cursor.offset - off;
+          const wanted = buf.length - off >= 8 ? RECORD_HEADER_BYTES + buf.readUInt32BE(off + 4) : RECORD_HEADER_BYTES;
+          // Cut by the window, not by damage: read on from here, with room for the whole record.
+          if (wanted <= remaining) {
+            if (off === 0) minWindow = wanted;
+            break;
+          }
         }
+        off = this.resync(buf, off + 1);
       }
       const last = out[out.length - 1];
       cursor = { file: seg.file, offset: cursor.offset + off, nextSeq: last === undefined ? fromSeq : last.seq + 1 };
