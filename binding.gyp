@@ -42,7 +42,7 @@
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "GCC_ENABLE_CPP_RTTI": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-            "MACOSX_DEPLOYMENT_TARGET": "12.0",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
             "OTHER_CPLUSPLUSFLAGS": ["-fblocks"]
           }
         }]

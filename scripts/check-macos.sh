@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiles every macOS-only source for Apple targets, as a Mac build would, without a Mac:
+# Compiles the macOS addon's sources for Apple targets, as a Mac build would, without a Mac:
 #   clang++ --target=arm64-apple-macos13 and --target=x86_64-apple-macos11,
 #   -fblocks -fsyntax-only -Wall -Werror -Wunguarded-availability-new.
 #
@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CLANGXX=${CLANGXX:-clang++}
-# Arguments: sources to check instead of all of native/macos.
-if [ $# -gt 0 ]; then SOURCES=("$@"); else SOURCES=(native/macos/*.cc); fi
+# Arguments: sources to check instead of those of the macOS addon build (the shared core and
+# native/macos, as binding.gyp compiles them on a Mac).
+if [ $# -gt 0 ]; then SOURCES=("$@"); else SOURCES=(native/core/*.cc native/macos/*.cc); fi
 COMMON=(-std=c++17 -fblocks -fsyntax-only -Wall -Wextra -Werror -Wunguarded-availability-new)
 # The one N-API file (proc_seed_js.cc) needs node-addon-api and Node's headers, as binding.gyp gives them.
 NAPI=(-DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
