@@ -42,9 +42,10 @@ ks_copy_app() {
   cp -R "$src/dist/src" "$dest.new/dist/src"
   cp -R "$src/rules" "$src/launchd" "$src/scripts" "$src/bin" "$src/package.json" "$dest.new/"
   [ -f "$src/docs/daemon.md" ] && cp "$src/docs/daemon.md" "$dest.new/docs/"
-  if [ -d "$src/build/Release" ]; then
+  # Only the agent's addon: test addons built beside it are not shipped (or signed).
+  if [ -f "$src/build/Release/keysentry_native.node" ]; then
     mkdir -p "$dest.new/build/Release"
-    find "$src/build/Release" -maxdepth 1 -name '*.node' -exec cp {} "$dest.new/build/Release/" \;
+    cp "$src/build/Release/keysentry_native.node" "$dest.new/build/Release/"
   fi
   # Top-level production dependencies; their own node_modules come along.
   while IFS= read -r dep; do

@@ -174,6 +174,10 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     assert.ok(fs.existsSync(path.join(app, 'Contents', 'Resources', 'app', 'dist', 'src', 'cli', 'main.js')));
     assert.ok(fs.existsSync(path.join(app, 'Contents', 'Resources', 'app', 'node_modules', 'winston')));
     assert.ok(!fs.existsSync(path.join(app, 'Contents', 'Resources', 'app', 'node_modules', 'mocha')), 'dev dependencies are not shipped');
+    const shippedAddons = path.join(app, 'Contents', 'Resources', 'app', 'build', 'Release');
+    if (fs.existsSync(path.join(REPO_ROOT, 'build', 'Release', 'keysentry_native.node'))) {
+      assert.deepEqual(fs.readdirSync(shippedAddons), ['keysentry_native.node'], 'the agent addon, and no test addon');
+    }
     const pppc = fs.readFileSync(path.join(out, 'keysentry-pppc.mobileconfig'), 'utf8');
     parsePlist(pppc, 'rendered pppc');
     assert.ok(pppc.includes('certificate leaf[subject.OU] = "ABCDE12345"') && !pppc.includes('@TEAM_ID@'));

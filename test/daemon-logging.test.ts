@@ -127,6 +127,19 @@ describe('daemon: logging', () => {
     assert.ok(everything.includes('then more'), 'text after the redacted value is kept');
   });
 
+  it('redacts a copy: the alert handed to the other sinks keeps its data', async () => {
+    const token = 'ks_live_0123456789abcdef';
+    const logger = createLogger(logConfig(dir), { secrets: [token] });
+    const alert = { event: { kind: 'alert' }, process: { args: ['curl', '-H', `Authorization: Bearer ${token}`], name: 'curl' } };
+    const before = JSON.stringify(alert);
+    await logger.alerts.write(alert);
+    await logger.close();
+    assert.equal(JSON.stringify(alert), before);
+    const [written] = readLines(path.join(dir, ALERT_LOG_NAME)).map((line) => JSON.parse(line) as typeof alert);
+    assert.deepEqual(written.process.args, ['curl', '-H', `Authorization: Bearer ${REDACTED}`]);
+    assert.equal(logger.redactor.redact(written.event), written.event, 'nothing to redact: the same object, no copy');
+  });
+
   it('logs bigint fields (record timestamps) as strings rather than crashing', async () => {
     const logger = createLogger(logConfig(dir));
     logger.log.info('record', { timeNs: 1700000000000000000n });
