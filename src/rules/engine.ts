@@ -34,6 +34,7 @@ export class RuleEngine implements CompiledRuleSet {
   private doc: object = {};
   private generation = 1;
   private readonly fieldGeneration: Uint32Array;
+  private readonly scanGeneration: Uint32Array;
   /** The current event's value of each field; undefined when missing (null, [], or only nulls). */
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
@@ -49,6 +50,7 @@ export class RuleEngine implements CompiledRuleSet {
   ) {
     if (formulas.length !== rules.length || patternSets.length !== fields.length) throw new CompiledRuleSetError('rule set tables disagree in length');
     this.fieldGeneration = new Uint32Array(fields.length);
+    this.scanGeneration = new Uint32Array(fields.length);
     this.values = new Array<unknown>(fields.length).fill(undefined);
     const totalWords = patternSets.reduce((n, s) => n + (s?.words ?? 0), 0);
     const hits = new Uint32Array(totalWords);
@@ -68,6 +70,7 @@ export class RuleEngine implements CompiledRuleSet {
     this.doc = doc;
     if (++this.generation === 0xffffffff) {
       this.fieldGeneration.fill(0);
+      this.scanGeneration.fill(0);
       this.generation = 1;
     }
     let fired: RuleMeta[] | undefined;
@@ -78,30 +81,36 @@ export class RuleEngine implements CompiledRuleSet {
     return fired ?? (NO_MATCH as RuleMeta[]);
   }
 
-  /** Fetches field `f` of the current event (and runs its pattern set) unless this event already did. */
+  /** Field `f` of the current event, fetched once per event. */
   private load(f: number): unknown {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
     const rt = this.runtimes[f] as FieldRuntime;
     const value = normalizeMissing(lookup(this.doc, rt.keys, 0, rt.segments));
     this.values[f] = value;
-    const set = rt.set;
-    if (set !== undefined) {
-      const hits = rt.hits;
-      hits.fill(0);
-      if (value !== undefined) {
-        if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            const s = asString(value[i]);
-            if (s !== undefined) set.matchInto(s, hits);
-          }
-        } else {
-          const s = asString(value);
-          if (s !== undefined) set.matchInto(s, hits);
-        }
-      }
-    }
     return value;
+  }
+
+  /** Runs field `f`'s pattern set over each of its string elements, once per event; returns the hit bits. */
+  private scan(f: number): Uint32Array {
+    const rt = this.runtimes[f] as FieldRuntime;
+    const hits = rt.hits;
+    if (this.scanGeneration[f] === this.generation) return hits;
+    this.scanGeneration[f] = this.generation;
+    const value = this.load(f);
+    hits.fill(0);
+    const set = rt.set;
+    if (set === undefined || value === undefined) return hits;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const s = asString(value[i]);
+        if (s !== undefined) set.matchInto(s, hits);
+      }
+    } else {
+      const s = asString(value);
+      if (s !== undefined) set.matchInto(s, hits);
+    }
+    return hits;
   }
 
   private compile(f: Formula): Predicate {
@@ -116,7 +125,7 @@ export class RuleEngine implements CompiledRuleSet {
       }
       case 'and':
       case 'or':
-        return this.logical(f.op, f.args.map((a) => this.compile(a)));
+        return this.logical(f.op, cheapestFirst(f.args, this.fields).map((a) => this.compile(a)));
       case 'match':
         return this.matchPredicate(this.fieldIndex(f.field), f.patterns);
       case 'present': {
@@ -162,7 +171,6 @@ export class RuleEngine implements CompiledRuleSet {
 
   private matchPredicate(field: number, patterns: readonly number[]): Predicate {
     const fieldJson = this.fields[field] as FieldJson;
-    const hits = (this.runtimes[field] as FieldRuntime).hits;
     const masks = new Map<number, number>();
     for (const id of patterns) {
       if (!Number.isInteger(id) || id < 0 || id >= fieldJson.patterns.length) throw new CompiledRuleSetError(`field ${fieldJson.path}: pattern id ${id} out of range`);
@@ -173,13 +181,10 @@ export class RuleEngine implements CompiledRuleSet {
     if (words.length === 1) {
       const w = words[0] as number;
       const m = bits[0] as number;
-      return () => {
-        this.load(field);
-        return ((hits[w] as number) & m) !== 0;
-      };
+      return () => ((this.scan(field)[w] as number) & m) !== 0;
     }
     return () => {
-      this.load(field);
+      const hits = this.scan(field);
       for (let i = 0; i < words.length; i++) if (((hits[words[i] as number] as number) & (bits[i] as number)) !== 0) return true;
       return false;
     };
@@ -200,6 +205,39 @@ export class RuleEngine implements CompiledRuleSet {
     if (!Number.isInteger(f) || f < 0 || f >= this.fields.length) throw new CompiledRuleSetError(`field id ${f} out of range`);
     return f;
   }
+}
+
+/**
+ * and/or have no side effects, so their operands may run in any order: cheap tests (a number, a short keyword such
+ * as process.name) first, so most rules are decided before anything scans process.args or command_line.
+ */
+function cheapestFirst(args: readonly Formula[], fields: readonly FieldJson[]): Formula[] {
+  const cost = (f: Formula): number => {
+    switch (f.op) {
+      case 'const':
+        return 0;
+      case 'not':
+        return cost(f.arg);
+      case 'and':
+      case 'or':
+        return f.args.reduce((n, a) => n + cost(a), 0);
+      case 'match':
+        return scanWeight(fields[f.field]?.path ?? '');
+      default:
+        return 0.5;
+    }
+  };
+  return args
+    .map((f, i) => ({ f, i, c: cost(f) }))
+    .sort((a, b) => a.c - b.c || a.i - b.i)
+    .map((x) => x.f);
+}
+
+/** Relative cost of scanning a field: long values and arrays of them cost most. */
+function scanWeight(path: string): number {
+  if (/(^|\.)(args|command_line|env_vars)$/.test(path)) return 20;
+  if (/(^|\.)(executable|working_directory|path)$/.test(path)) return 3;
+  return 1;
 }
 
 function pathKeys(path: string): string[][] {
