@@ -1,6 +1,7 @@
 {
-  # Linux-only test addon of the macOS translation against native/test-double (engineer E).
-  "includes": ["native/test-double/es_test.gypi"],
+  # Engineer E: the macOS start-up scan module, and the Linux-only test addon of the macOS
+  # translation against native/test-double.
+  "includes": ["native/macos/macos.gypi", "native/test-double/es_test.gypi"],
   "targets": [
     {
       "target_name": "keysentry_native",
@@ -33,9 +34,7 @@
           "sources": [
             "native/macos/es_backend.cc",
             "native/macos/es_errors.cc",
-            "native/macos/es_translate.cc",
-            "native/macos/proc_seed.cc",
-            "native/macos/proc_seed_js.cc"
+            "native/macos/es_translate.cc"
           ],
           "libraries": ["-lEndpointSecurity", "-lbsm"],
           "xcode_settings": {

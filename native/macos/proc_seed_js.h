@@ -1,6 +1,7 @@
 // seedProcesses(limit?) for JavaScript: the start-up scan as plain objects
 // { pid, pidversion, ppid, uid, gid, executable, startTimeNs } (-1 / "" = unknown), which
-// src/sources/mac-seed.ts turns into SeedRecords. The only N-API in native/macos.
+// src/sources/mac-live.ts turns into SeedRecords. Exported by seed_module.cc (keysentry_macos)
+// and by the Linux test addon.
 #pragma once
 
 #include <napi.h>

@@ -9,12 +9,13 @@
  *   failure (no Full Disk Access, not root, too many clients) would stop eslogger as well,
  *   so it is reported instead of hidden behind a fallback that cannot work.
  *
- * Either way the start-up scan (native/macos/proc_seed.cc, needs no entitlement) runs after
- * capture has started, so no process that starts in between is missed.
+ * Either way the start-up scan (native/macos/proc_seed.cc, module keysentry_macos; needs no
+ * entitlement) runs after capture has started, so no process that starts in between is missed.
  */
+import bindings from 'bindings';
 import type { SeedRecord } from '../model/records';
 import { EsloggerLiveSource, type SourceLog } from './eslogger-live';
-import { BackendError, loadAddon, NativeEventSource, type NativeEventSourceOptions } from './native';
+import { BackendError, NativeEventSource, type NativeEventSourceOptions } from './native';
 import type { EventSource } from './types';
 
 export type MacSourceChoice = 'auto' | 'es' | 'eslogger';
@@ -99,10 +100,25 @@ export function seedRecordsOf(processes: readonly RunningProcess[], timeNs: bigi
   return seeds;
 }
 
-export function scanMacProcesses(limit = MAX_SEED_PROCESSES): SeedRecord[] {
-  const addon = loadAddon() as unknown as { seedProcesses?: (limit: number) => RunningProcess[] };
-  if (typeof addon.seedProcesses !== 'function') {
-    throw new BackendError('this build of the native addon has no macOS start-up scan (seedProcesses)', 'ENOSEED');
+interface SeedModule {
+  seedProcesses(limit: number): RunningProcess[];
+}
+
+let seedModule: SeedModule | undefined;
+
+/** The scan lives in its own module (native/macos/macos.gypi), built by `npm install` on a Mac. */
+function loadSeedModule(): SeedModule {
+  if (seedModule === undefined) {
+    try {
+      seedModule = bindings('keysentry_macos') as SeedModule;
+    } catch (err) {
+      const reason = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+      throw new BackendError(`the macOS scan module is not built (${reason}); run \`npm install\``, 'ENOADDON');
+    }
   }
-  return seedRecordsOf(addon.seedProcesses(limit), BigInt(Date.now()) * 1_000_000n);
+  return seedModule;
+}
+
+export function scanMacProcesses(limit = MAX_SEED_PROCESSES): SeedRecord[] {
+  return seedRecordsOf(loadSeedModule().seedProcesses(limit), BigInt(Date.now()) * 1_000_000n);
 }
