@@ -74,4 +74,4 @@ for label in "${labels[@]}"; do
   $LAUNCHCTL enable "system/$label"
   $LAUNCHCTL bootstrap system "${DESTDIR}${DAEMONS_DIR}/$label.plist"
 done
-ks_say "started; verify with: sudo $APP_BUNDLE/Contents/MacOS/keysentry status"
+ks_say "started; verify with: sudo \"$APP_BUNDLE/Contents/MacOS/keysentry\" status"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Where keysentry lives on a Mac; must agree with launchd/*.plist and src/config/defaults.ts.
 # shellcheck disable=SC2034 # used by the scripts that source this
-APP_BUNDLE=/Applications/keysentry.app
+APP_BUNDLE="/Library/Application Support/keysentry/keysentry.app"
 CONFDIR="/Library/Application Support/keysentry"
 DAEMONS_DIR=/Library/LaunchDaemons
 STATEDIR=/var/db/keysentry

@@ -10,7 +10,7 @@ import { snapshotTree } from './support/tree';
 
 const LAUNCHD = path.join(REPO_ROOT, 'launchd');
 const SCRIPTS = path.join(REPO_ROOT, 'scripts');
-const APP_EXECUTABLE = '/Applications/keysentry.app/Contents/MacOS/keysentry';
+const APP_EXECUTABLE = '/Library/Application Support/keysentry/keysentry.app/Contents/MacOS/keysentry';
 
 type Check = (value: PlistValue) => string | undefined;
 const isString: Check = (v) => (v.kind === 'string' && v.value !== '' ? undefined : 'a non-empty string');
@@ -183,7 +183,7 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     assert.ok(pppc.includes('certificate leaf[subject.OU] = "ABCDE12345"') && !pppc.includes('@TEAM_ID@'));
 
     const root = path.join(dir, 'root');
-    for (const system of ['Applications', 'Library/LaunchDaemons', 'Library/Logs', 'Library/Application Support', 'var/db', 'var/run']) {
+    for (const system of ['Library/LaunchDaemons', 'Library/Logs', 'Library/Application Support', 'var/db', 'var/run']) {
       fs.mkdirSync(path.join(root, system), { recursive: true });
     }
     const before = snapshotTree(root);
@@ -201,7 +201,7 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     const config = loadAgentConfig(path.join(root, 'Library', 'Application Support', 'keysentry', 'config.toml'), 'darwin');
     assert.equal(config.log.directory, '/Library/Logs/keysentry');
     assert.equal(config.status.socket, '/var/run/keysentry/status.sock');
-    assert.deepEqual(config.rules.paths, ['/Applications/keysentry.app/Contents/Resources/app/rules/default', '/Applications/keysentry.app/Contents/Resources/app/rules/keysentry-keychain']);
+    assert.deepEqual(config.rules.paths, ['/Library/Application Support/keysentry/keysentry.app/Contents/Resources/app/rules/default', '/Library/Application Support/keysentry/keysentry.app/Contents/Resources/app/rules/keysentry-keychain']);
     const round = ['bootout system/com.keysentry.agent', 'enable system/com.keysentry.agent', `bootstrap system ${plist}`];
     assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [...round, ...round]);
 
