@@ -86,6 +86,11 @@ describe('daemon: status socket', () => {
     await server.close();
   });
 
+  it('refuses a socket path longer than a unix socket can hold, saying so', async () => {
+    const long = path.join(dir, 'x'.repeat(120), 'status.sock');
+    await assert.rejects(startStatusServer(long, sampleStatus), /is too long for a unix socket path/);
+  });
+
   it('reports "not running" for a missing socket', async () => {
     await assert.rejects(queryStatus(socketPath), (err: unknown) => err instanceof StatusError && err.notRunning && /does not exist/.test(err.message));
   });

@@ -84,7 +84,14 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   fs.unlinkSync(socketPath);
 }
 
+/** sun_path holds 104 bytes on macOS, 108 on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;
+
 export async function startStatusServer(socketPath: string, getStatus: () => AgentStatus): Promise<StatusServer> {
+  const length = Buffer.byteLength(socketPath);
+  if (length > MAX_SOCKET_PATH_BYTES) {
+    throw new StatusError(`${socketPath}: ${length} bytes is too long for a unix socket path (at most ${MAX_SOCKET_PATH_BYTES})`, false);
+  }
   prepareDirectory(path.dirname(socketPath));
   await clearStaleSocket(socketPath);
   const server = net.createServer((client) => {
