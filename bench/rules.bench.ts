@@ -13,20 +13,11 @@ import { parseQuery } from '../src/rules/eql/parser';
 import { RuleEngine } from '../src/rules/engine';
 import { flatten, ReferenceRule, type MatcherFactory } from '../test/support/eql-reference';
 import { FIXTURES_DIR } from '../test/support/paths';
+import { prng } from '../test/support/random';
 
 const RULE_DIRS = ['rules_macos', 'rules_building_block_macos', 'other_dirs_tagged_macos'].map((d) => path.join(FIXTURES_DIR, 'detection-rules', d));
 const STREAM_LENGTH = 20_000;
 const MEASURE_MS = 1500;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const USERS = ['alice', 'bob', 'j.appleseed', 'buildbot'];
 const PARENTS = [

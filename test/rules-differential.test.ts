@@ -11,20 +11,10 @@ import { parseQuery } from '../src/rules/eql/parser';
 import { FIELD_SCHEMA, valueKind } from '../src/rules/schema';
 import { flatten, naiveMatcher, ReferenceRule } from './support/eql-reference';
 import { FIXTURES_DIR } from './support/paths';
+import { prng } from './support/random';
 
 const RULE_DIRS = ['rules_macos', 'rules_building_block_macos', 'other_dirs_tagged_macos'].map((d) => path.join(FIXTURES_DIR, 'detection-rules', d));
 const EVENTS = 100_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Literal = string | number | boolean;
 

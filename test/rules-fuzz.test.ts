@@ -10,19 +10,10 @@ import { parse as parseToml } from 'smol-toml';
 import { EqlSyntaxError, parseQuery } from '../src/rules/eql/parser';
 import { QueryError, Translator, UnsupportedConstruct } from '../src/rules/translate';
 import { FIXTURES_DIR } from './support/paths';
+import { prng } from './support/random';
 
 const MUTATIONS = 100_000;
 const TOKENS = ['(', ')', '"', '"""', ',', ' and ', ' or ', ' not ', ' in ', ' in~ ', ':', '~', '?', '`', '\\', '\\u{', '}', '*', '==', '!=', '<=', '>', '//', '/*', '*/', '\n', "'", '|', '[', ']', '-', '1e', '.', 'process.', 'length(', 'startsWith~(', 'null', 'true', '\u212A', '\u{1F600}'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fixtureQueries(): string[] {
   const out: string[] = [];

@@ -1,0 +1,111 @@
+/**
+ * `keysentry rules check|compile|test` as real child processes, on the fixture folders and on damaged compiled files;
+ * and the compiled-form cache of loadRuleSet.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadRuleSet, CompiledRuleSetError } from '../src/rules';
+import { FIXTURES_DIR } from './support/paths';
+import { execEvent, ruleToml, tempDir } from './support/rules';
+
+const MAIN = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+const RULES = path.join(FIXTURES_DIR, 'detection-rules');
+
+function keysentry(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('rules: keysentry rules CLI', function () {
+  this.timeout(120_000);
+
+  const expected: Record<string, number> = { rules_macos: 44, rules_building_block_macos: 2, other_dirs_tagged_macos: 36 };
+  for (const [dir, ok] of Object.entries(expected)) {
+    it(`check ${dir}: ${ok} rules OK, every other rule unsupported with its reason, exit 0`, () => {
+      const r = keysentry('rules', 'check', path.join(RULES, dir));
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const lines = r.stdout.trim().split('\n');
+      const files = fs.readdirSync(path.join(RULES, dir)).length;
+      assert.equal(lines.filter((l) => l.startsWith('OK ')).length, ok);
+      const unsupported = lines.filter((l) => l.startsWith('unsupported '));
+      assert.equal(unsupported.length, files - ok);
+      for (const l of unsupported) assert.match(l, /\((sequence|language '(kuery|esql)'.*|event category '\w+' \(keysentry evaluates process events only\))\)/, l);
+      assert.equal(lines[lines.length - 1], `${ok} OK, ${files - ok} unsupported, 0 errors`);
+    });
+  }
+
+  it('check prints error (file:line:col: rule: why) and exits 1', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'bad.toml'), ruleToml('process where process.name == "a" or (process.args : "x"', 'Broken'));
+    const r = keysentry('rules', 'check', dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, new RegExp(`error +${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/bad\\.toml:7:1: Broken: expected '\\)' to close`));
+  });
+
+  it('compile writes rules.bin and rules.json that rules test loads; a damaged file is refused with a clear error', () => {
+    const dir = tempDir();
+    const events = path.join(dir, 'events.ndjson');
+    const alert = { ...execEvent(['security', 'dump-keychain', '-d', 'login.keychain']), event: { id: 'ev-1', category: ['process'], type: ['start'] } };
+    const quiet = execEvent(['ls', '-la']);
+    fs.writeFileSync(events, `${JSON.stringify(quiet)}\nnot json\n${JSON.stringify(alert)}\n`);
+    for (const name of ['rules.bin', 'rules.json']) {
+      const out = path.join(dir, name);
+      const c = keysentry('rules', 'compile', 'rules/default', '-o', out);
+      assert.equal(c.code, 0, c.stderr);
+      assert.match(c.stdout, /1 rules compiled/);
+      const t = keysentry('rules', 'test', out, events);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stdout, /events\.ndjson:3 event\.id=ev-1: Access to Keychain Credentials Directories \[96e90768-c3b7-4df6-b5d9-6237f8bc36a8\]/);
+      assert.match(t.stdout, /2 events, 1 alerts, 1 lines skipped/);
+      assert.match(t.stderr, /events\.ndjson:2: skipped: invalid JSON/);
+    }
+    const bin = fs.readFileSync(path.join(dir, 'rules.bin'));
+    bin[bin.length - 5] ^= 0xff;
+    fs.writeFileSync(path.join(dir, 'rules.bin'), bin);
+    const damaged = keysentry('rules', 'test', path.join(dir, 'rules.bin'), events);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /rules\.bin: checksum mismatch/);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'rules.json'), 'utf8')) as { version: number };
+    json.version = 999;
+    fs.writeFileSync(path.join(dir, 'rules.json'), JSON.stringify(json));
+    const old = keysentry('rules', 'check', path.join(dir, 'rules.json'));
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /version 999 is not the supported version 1/);
+  });
+
+  it('compile refuses to write a rule set with errors unless --allow-errors', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'bad.toml'), ruleToml('process where nosuch.field == "a"'));
+    const out = path.join(dir, 'out.bin');
+    assert.equal(keysentry('rules', 'compile', dir, '-o', out).code, 1);
+    assert.ok(!fs.existsSync(out));
+  });
+});
+
+describe('rules: compiled-form cache', () => {
+  it('writes the cache, reuses it while the sources are unchanged, recompiles when they change, refuses a damaged one', () => {
+    const dir = tempDir();
+    const rules = path.join(dir, 'rules');
+    fs.mkdirSync(rules);
+    const cache = path.join(dir, 'cache.bin');
+    fs.writeFileSync(path.join(rules, 'a.toml'), ruleToml('process where process.name == "cat"', 'cat rule', 'a'));
+    const first = loadRuleSet([rules], { compiledCache: cache });
+    assert.ok(fs.existsSync(cache));
+    const fromCache = loadRuleSet([rules], { compiledCache: cache });
+    const cat = execEvent(['cat']);
+    assert.deepEqual(first.evaluate(cat).map((r) => r.id), ['a']);
+    assert.deepEqual(fromCache.evaluate(cat).map((r) => r.id), ['a']);
+
+    fs.writeFileSync(path.join(rules, 'a.toml'), ruleToml('process where process.name == "dog"', 'dog rule', 'a'));
+    const changed = loadRuleSet([rules], { compiledCache: cache });
+    assert.deepEqual(changed.evaluate(cat), []);
+    assert.deepEqual(loadRuleSet([cache]).rules.map((r) => r.name), ['dog rule']);
+
+    const bytes = fs.readFileSync(cache);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(cache, bytes);
+    assert.throws(() => loadRuleSet([rules], { compiledCache: cache }), (err: unknown) => err instanceof CompiledRuleSetError && /checksum mismatch/.test(err.message));
+  });
+});
