@@ -1,7 +1,5 @@
 #include "batch.h"
 
-#include <cstring>
-#include <limits>
 #include <stdexcept>
 
 namespace keysentry {
@@ -22,8 +20,12 @@ size_t encodedSize(const ProcessRecord& r) {
 
 BatchWriter::BatchWriter() { startHeader(); }
 
+void BatchWriter::reserve(size_t record_bytes) { buffer_.reserve(buffer_.size() + record_bytes); }
+
 void BatchWriter::startHeader() {
   buffer_.clear();
+  defined_.clear();
+  defined_base_ = nullptr;
   count_ = 0;
   putU32(kBatchMagic);
   putU16(kBatchVersion);
@@ -32,15 +34,22 @@ void BatchWriter::startHeader() {
   putU32(0);  // byte_length, patched by finish()
 }
 
+namespace {
+// Strings shorter than this are written out: a reference would save nothing.
+constexpr size_t kMinReferencedLength = 5;
+// Bounds the writer's memory per batch; later repeats are simply written out.
+constexpr size_t kMaxDefinitions = 8192;
+}  // namespace
+
 void BatchWriter::putU16(uint16_t v) {
-  putU8(static_cast<uint8_t>(v));
-  putU8(static_cast<uint8_t>(v >> 8));
+  const uint8_t b[2] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)};
+  buffer_.insert(buffer_.end(), b, b + 2);
 }
 
 void BatchWriter::putU32(uint32_t v) {
-  const size_t at = buffer_.size();
-  buffer_.resize(at + 4);
-  patchU32(at, v);
+  const uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
+                        static_cast<uint8_t>(v >> 24)};
+  buffer_.insert(buffer_.end(), b, b + 4);
 }
 
 void BatchWriter::putU64(uint64_t v) {
@@ -57,14 +66,37 @@ void BatchWriter::patchU32(size_t offset, uint32_t v) {
 }
 
 void BatchWriter::putString(const std::string& s) {
-  if (s.size() > std::numeric_limits<uint32_t>::max()) throw std::length_error("string too long for a batch");
+  if (s.size() >= kStringReference) throw std::length_error("string too long for a batch");
+  const size_t here = buffer_.size();
+  const bool referable = s.size() >= kMinReferencedLength && here < kStringReference;
+  if (referable) {
+    if (defined_base_ != buffer_.data()) rebaseDefinitions();
+    auto it = defined_.find(std::string_view(s));
+    if (it != defined_.end()) {
+      putU32(kStringReference | it->second);
+      return;
+    }
+  }
   putU32(static_cast<uint32_t>(s.size()));
   buffer_.insert(buffer_.end(), s.begin(), s.end());
+  if (referable && defined_.size() < kMaxDefinitions) {
+    if (defined_base_ != buffer_.data()) rebaseDefinitions();
+    defined_.emplace(std::string_view(reinterpret_cast<const char*>(buffer_.data()) + here + 4, s.size()),
+                     static_cast<uint32_t>(here));
+  }
+}
+
+void BatchWriter::rebaseDefinitions() {
+  std::unordered_map<std::string_view, uint32_t> moved;
+  moved.reserve(defined_.size());
+  const char* base = reinterpret_cast<const char*>(buffer_.data());
+  for (const auto& [view, offset] : defined_) moved.emplace(std::string_view(base + offset + 4, view.size()), offset);
+  defined_.swap(moved);
+  defined_base_ = buffer_.data();
 }
 
 void BatchWriter::append(const ProcessRecord& r) {
   const size_t start = buffer_.size();
-  buffer_.reserve(start + encodedSize(r));
   putU32(0);  // record_size, patched below
   uint8_t flags = 0;
   if (r.args_complete) flags |= kFlagArgsComplete;

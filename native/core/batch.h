@@ -5,13 +5,20 @@
 // Layout (all integers little-endian; full description in docs/native.md):
 //   header  u32 magic 'KSNB' | u16 version | u16 header_size | u32 record_count | u32 byte_length
 //   record  u32 record_size (bytes, including this field) | fixed part | strings | argv
+//   string  u32 n | n bytes of UTF-8, or, with bit 31 of n set, a reference: the low 31
+//           bits are the batch offset of an earlier string with the same bytes
 // A decoder skips to the next record by record_size, so a later version may append fields
 // to a record without breaking older decoders; a change to existing fields bumps version.
+// References point at bytes, not at string numbers, so skipping a record loses nothing.
+// Exec streams repeat themselves (executables, cwds, parents, argv[0]): a repeated string
+// costs 4 bytes and, on the JavaScript side, no decode.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "record.h"
@@ -21,6 +28,7 @@ namespace keysentry {
 constexpr uint32_t kBatchMagic = 0x424E534B;  // "KSNB" read as little-endian u32
 constexpr uint16_t kBatchVersion = 1;
 constexpr uint16_t kBatchHeaderSize = 16;
+constexpr uint32_t kStringReference = 1u << 31;
 
 // Record flag bits.
 constexpr uint8_t kFlagArgsComplete = 1u << 0;
@@ -31,6 +39,8 @@ constexpr uint8_t kFlagPlatformBinary = 1u << 3;
 class BatchWriter {
  public:
   BatchWriter();
+  // Room for records of this many encoded bytes (encodedSize), so appending never reallocates.
+  void reserve(size_t record_bytes);
   void append(const ProcessRecord& record);
   uint32_t recordCount() const { return count_; }
   size_t byteSize() const { return buffer_.size(); }
@@ -49,6 +59,11 @@ class BatchWriter {
 
   std::vector<uint8_t> buffer_;
   uint32_t count_ = 0;
+  // Strings written so far, as views of their bytes in buffer_ -> offset of their length.
+  // The views move with buffer_: rebuilt after it reallocates (rare once reserve()d).
+  std::unordered_map<std::string_view, uint32_t> defined_;
+  const uint8_t* defined_base_ = nullptr;
+  void rebaseDefinitions();
 };
 
 // Bytes one record occupies in a batch: lets the queue bound memory by what it will send.

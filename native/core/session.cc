@@ -82,6 +82,9 @@ void CaptureSession::send(std::vector<ProcessRecord>& records) {
     return;
   }
   BatchWriter writer;
+  size_t bytes = 0;
+  for (const auto& r : records) bytes += encodedSize(r);
+  writer.reserve(bytes);
   for (const auto& r : records) writer.append(r);
   const uint32_t n = writer.recordCount();
   counters_.batches.fetch_add(1, std::memory_order_relaxed);

@@ -27,7 +27,7 @@ class SyntheticBackend final : public Backend {
   }
 
  private:
-  // Shaped like a real exec of `security find-certificate -a <keychain>` from a shell.
+  // Shaped like a real exec of `security find-certificate -a -c NAME <keychain>` from a shell.
   void produce(RecordSink& sink) {
     const uint64_t base_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -42,7 +42,8 @@ class SyntheticBackend final : public Backend {
       r.gid = 20;
       r.executable = "/usr/bin/security";
       r.parent_executable = "/bin/zsh";
-      r.args = {"security", "find-certificate", "-a", "/Library/Keychains/System.keychain"};
+      // One argument differs in every record, as a real stream's file names and ids do.
+      r.args = {"security", "find-certificate", "-a", "-c", "host-" + std::to_string(i), "/Library/Keychains/System.keychain"};
       r.has_cwd = true;
       r.cwd = "/Users/alice/Projects";
       sink.push(std::move(r));

@@ -11,6 +11,8 @@ export const BATCH_MAGIC = 0x424e534b; // "KSNB"
 export const BATCH_VERSION = 1;
 const HEADER_SIZE = 16;
 const FIXED_RECORD_SIZE = 76;
+/** Bit 31 of a string length: the string is a reference to an earlier one (batch.h). */
+const STRING_REFERENCE = 0x8000_0000;
 
 const KIND_EXEC = 1;
 const KIND_FORK = 2;
@@ -73,6 +75,7 @@ export function decodeBatch(buf: Buffer): DecodedBatch {
 class RecordReader {
   private pos = 0;
   private end = 0;
+  private readonly referencedStrings = new Map<number, string>();
 
   constructor(
     private readonly buf: Buffer,
@@ -164,11 +167,25 @@ class RecordReader {
   }
 
   private string(): string {
-    const len = this.u32();
+    const n = this.u32();
+    if (n >= STRING_REFERENCE) return this.referenced(n - STRING_REFERENCE, this.pos - 4);
     const from = this.pos;
-    if (len > this.end - from) throw new BatchFormatError(`string length ${len} exceeds the record`, from - 4);
-    this.pos = from + len;
-    return len === 0 ? '' : decodeUtf8(this.buf, from, from + len);
+    if (n > this.end - from) throw new BatchFormatError(`string length ${n} exceeds the record`, from - 4);
+    this.pos = from + n;
+    return n === 0 ? '' : this.buf.toString('utf8', from, from + n);
+  }
+
+  /** A string written earlier in the batch, decoded once however often it is referenced. */
+  private referenced(at: number, refAt: number): string {
+    const cached = this.referencedStrings.get(at);
+    if (cached !== undefined) return cached;
+    // Only a definition before the reference: no reference chains, no cycles.
+    if (at < HEADER_SIZE || at + 4 > refAt) throw new BatchFormatError(`string reference to byte ${at} is not before it`, refAt);
+    const n = this.view.getUint32(at, true);
+    if (n >= STRING_REFERENCE || at + 4 + n > refAt) throw new BatchFormatError(`string reference to byte ${at} is not a string`, refAt);
+    const s = this.buf.toString('utf8', at + 4, at + 4 + n);
+    this.referencedStrings.set(at, s);
+    return s;
   }
 }
 
@@ -179,22 +196,4 @@ function ref(pid: number, pidversion: number): ProcessRef {
 /** Sequence numbers stay far below 2^53 in practice; beyond that precision loss is acceptable. */
 function readU64AsNumber(v: DataView, at: number): number {
   return v.getUint32(at, true) + v.getUint32(at + 4, true) * 0x1_0000_0000;
-}
-
-// Short ASCII strings (most paths and args) are cheaper to build in JS than through a call
-// into Buffer's native decoder; anything else goes to the real UTF-8 decoder, which replaces
-// invalid sequences with U+FFFD.
-const SHORT_STRING = 32;
-function decodeUtf8(buf: Buffer, from: number, to: number): string {
-  if (to - from <= SHORT_STRING) {
-    let ascii = true;
-    for (let i = from; i < to; i++) {
-      if ((buf[i] as number) >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return String.fromCharCode.apply(null, buf.subarray(from, to) as unknown as number[]);
-  }
-  return buf.toString('utf8', from, to);
 }

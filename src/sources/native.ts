@@ -72,7 +72,9 @@ let addon: Addon | undefined;
 export function loadAddon(): Addon {
   if (addon === undefined) {
     try {
-      addon = bindings('keysentry_native') as Addon;
+      // An instrumented build (scripts/asan-test.sh) is loaded from where it was built.
+      const override = process.env.KEYSENTRY_NATIVE_ADDON;
+      addon = (override !== undefined && override !== '' ? require(override) : bindings('keysentry_native')) as Addon;
     } catch (err) {
       throw new BackendError(
         `the native addon is not built (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); run \`npm install\` or \`npm run build:native\``,
