@@ -14,6 +14,12 @@ const fixtureText = (name: string): string => fs.readFileSync(path.join(ESLOGGER
 const fixture = (name: string): Record<string, any> => JSON.parse(fixtureText(name)) as Record<string, any>;
 const tokenPid = (t: any): number => (Array.isArray(t) ? t[5] : t.pid);
 const tokenPidversion = (t: any): number => (Array.isArray(t) ? t[7] : t.pidversion);
+/** "2025-08-07T13:21:35.880814738Z" -> ns since the epoch, as a decimal string. */
+const timeNs = (iso: string): string => {
+  const [whole, frac] = iso.replace('Z', '').split('.') as [string, string];
+  return (BigInt(Date.parse(`${whole}Z`)) * 1_000_000n + BigInt(frac.padEnd(9, '0'))).toString();
+};
+const ENTITY_ID = /^[0-9a-f]{12}-\d+-\d*-\d*$/;
 
 /** The fields every exec event takes from the line, whatever its parent. */
 function assertExecFields(ev: Record<string, any>, line: Record<string, any>): void {
@@ -25,10 +31,12 @@ function assertExecFields(ev: Record<string, any>, line: Record<string, any>): v
   assert.equal(ev.event.kind, 'event');
   assert.equal(ev.event.action, 'exec');
   assert.equal(ev.event.sequence, line.global_seq_num);
-  assert.match(ev.event.id, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(ev.event.id, `${ev.process.entity_id}.${line.global_seq_num}`);
   assert.equal(ev.host.os.type, 'macos');
   assert.equal(ev.process.pid, tokenPid(target.audit_token));
-  assert.match(ev.process.entity_id, /^[A-Za-z0-9_-]{22}$/);
+  // <host tag>-<pid>-<pidversion>-<exec time ns>
+  assert.match(ev.process.entity_id, ENTITY_ID);
+  assert.equal(ev.process.entity_id.slice(13), `${tokenPid(target.audit_token)}-${tokenPidversion(target.audit_token)}-${timeNs(line.time)}`);
   assert.equal(ev.process.executable, target.executable.path);
   assert.equal(ev.process.name, path.posix.basename(target.executable.path));
   assert.deepEqual(ev.process.args, exec.args);
@@ -112,7 +120,7 @@ describe('events: real eslogger lines -> ECS process events (keysentry replay --
     // launchd itself is not in this capture: the parent is named by its audit token only.
     assert.equal(ev.process.parent.pid, 1);
     assert.equal(ev.process.parent.executable, undefined);
-    assert.match(ev.process.parent.entity_id, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(ev.process.parent.entity_id, `${ev.process.entity_id.slice(0, 12)}-1-742-`, 'start unknown');
     // The daemon is its own responsible process.
     assert.deepEqual(ev.process.Ext.effective_parent, {
       pid: 11085,
@@ -177,6 +185,8 @@ describe('events: real eslogger lines -> ECS process events (keysentry replay --
     assert.deepEqual(keys(built), keys(real));
     assert.deepEqual(keys(built.event.exec), keys(real.event.exec));
     assert.deepEqual(keys(built.process), keys(real.process));
-    assert.deepEqual(keys(esProcess({ pid: 1, pidversion: 1, executable: '/x', ppid: 1, parentPidversion: 1 })), keys(real.event.exec.target));
+    const builtTarget = esProcess({ pid: 1, pidversion: 1, executable: '/x', ppid: 1, parentPidversion: 1 }) as Record<string, any>;
+    assert.deepEqual(keys(builtTarget), keys(real.event.exec.target));
+    assert.deepEqual(keys(builtTarget.executable.stat), keys(real.event.exec.target.executable.stat));
   });
 });

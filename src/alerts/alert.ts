@@ -28,13 +28,26 @@ function threatFields(threat: readonly ThreatEntry[]): EcsObject | undefined {
   return out;
 }
 
+/** A deep copy of JSON data (several times faster than structuredClone on event-sized objects). */
+function copyJson(value: EcsValue): EcsValue {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyJson);
+  const out: EcsObject = {};
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    // defineProperty keeps a data key named "__proto__" (ECS input is untrusted) from touching the prototype.
+    if (v !== undefined) Object.defineProperty(out, key, { value: copyJson(v), writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
 /**
  * The triggering event's fields (deep-copied: the alert outlives the event and may be
  * serialized later) plus event.kind "alert", rule.*, threat.*, agent.*.
  * @timestamp stays the event's time, so a replay reproduces the live run's alerts exactly.
  */
 export function buildAlert(event: EcsDocument, rule: RuleMeta, agent: AgentInfo): AlertDocument {
-  const alert = structuredClone(event) as EcsObject;
+  const alert = copyJson(event) as EcsObject;
   const eventField = alert.event;
   const eventObject: EcsObject = typeof eventField === 'object' && eventField !== null && !Array.isArray(eventField) ? eventField : {};
   eventObject.kind = 'alert';

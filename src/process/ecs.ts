@@ -1,9 +1,8 @@
 /** An exec record plus what the process table resolved, as an ECS process event. */
-import { createHash } from 'node:crypto';
 import type { EcsProcessEvent, EcsProcessParent } from '../model/ecs';
 import type { ExecRecord } from '../model/records';
 import { ecsCodeSignature } from './codesign';
-import { entityId, type ExecResolution, type ProcessEntry } from './table';
+import type { ExecResolution, ProcessEntry } from './table';
 
 export interface HostInfo {
   hostname?: string;
@@ -12,7 +11,7 @@ export interface HostInfo {
   osType: string;
 }
 
-/** The key a host contributes to entity_id and event.id: its id, else its name. */
+/** The key a host contributes to entity_id: its id, else its name. */
 export function hostKey(host: HostInfo): string {
   return host.id ?? host.hostname ?? '';
 }
@@ -33,24 +32,24 @@ export function commandLine(args: readonly string[]): string {
 
 /** ISO-8601 with nanoseconds kept (ECS @timestamp accepts up to 9 fractional digits). */
 export function isoTimestamp(timeNs: bigint): string {
-  const ms = timeNs / 1_000_000n;
-  const sub = timeNs % 1_000_000_000n;
-  const base = new Date(Number(ms)).toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
-  const frac = (sub < 0n ? sub + 1_000_000_000n : sub).toString().padStart(9, '0');
-  return `${base.slice(0, 19)}.${frac}Z`;
+  let seconds = timeNs / 1_000_000_000n;
+  let frac = Number(timeNs - seconds * 1_000_000_000n);
+  if (frac < 0) {
+    // BigInt division truncates toward zero; before 1970 the fraction counts up from the earlier second.
+    seconds -= 1n;
+    frac += 1_000_000_000;
+  }
+  // yyyy-mm-ddThh:mm:ss from the whole seconds, then all nine fractional digits.
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${String(frac).padStart(9, '0')}Z`;
 }
 
-function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: ExecResolution, hostId: string): EcsProcessParent | undefined {
+function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: ExecResolution): EcsProcessParent | undefined {
   const ref = res.parentRef;
   if (entry === undefined) {
     if (ref === undefined && record.parentExecutable === undefined) return undefined;
     const out: EcsProcessParent = {};
-    if (ref !== undefined) {
-      out.pid = ref.pid;
-      // Without the table entry the start time is unknown; the id still names this
-      // (pid, pidversion) the same way every time it is missed.
-      if (ref.pidversion !== undefined) out.entity_id = entityId(hostId, ref.pid, ref.pidversion, undefined);
-    }
+    if (ref !== undefined) out.pid = ref.pid;
+    if (res.parentEntityId !== undefined) out.entity_id = res.parentEntityId;
     if (record.parentExecutable !== undefined) {
       out.executable = record.parentExecutable;
       out.name = basename(record.parentExecutable);
@@ -74,7 +73,6 @@ function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: 
 }
 
 export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostInfo): EcsProcessEvent {
-  const hostId = hostKey(host);
   const executable = record.process.executable;
   const proc: EcsProcessEvent['process'] = {
     pid: record.process.pid,
@@ -88,7 +86,7 @@ export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostIn
   if (record.cwd !== undefined) proc.working_directory = record.cwd;
   const cs = ecsCodeSignature(record.process.codeSignature);
   if (cs !== undefined) proc.code_signature = cs;
-  const parent = parentFields(res.parent, record, res, hostId);
+  const parent = parentFields(res.parent, record, res);
   if (parent !== undefined) proc.parent = parent;
   if (record.responsible !== undefined) {
     const r = res.responsible;
@@ -104,7 +102,8 @@ export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostIn
     category: ['process'],
     type: ['start'],
     action: 'exec',
-    id: eventId(hostId, res.process.entityId, record),
+    // One exec creates one image, so the new image's entity_id (plus the source sequence) names the event.
+    id: `${res.process.entityId}.${record.seq ?? ''}`,
   };
   if (record.seq !== undefined) event.sequence = record.seq;
   const out: EcsProcessEvent = {
@@ -118,15 +117,6 @@ export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostIn
   const user = userFields(record);
   if (user !== undefined) out.user = user;
   return out;
-}
-
-/** event.id: unique per event on a host, and the same on every replay of the same record. */
-function eventId(hostId: string, processEntityId: string, record: ExecRecord): string {
-  return createHash('sha256')
-    .update(`exec\x00${hostId}\x00${processEntityId}\x00${record.timeNs}\x00${record.seq ?? ''}`)
-    .digest()
-    .subarray(0, 16)
-    .toString('base64url');
 }
 
 /** user.id is the real uid (who ran it), user.effective.id the euid (whose rights it has). */

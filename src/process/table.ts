@@ -32,6 +32,8 @@ export interface ExecResolution {
   parent?: ProcessEntry;
   /** The forker's pid/pidversion as the record gives it, known or not. */
   parentRef?: ProcessRef;
+  /** The forker's entity_id: its entry's, else derived from its (pid, pidversion) when it has one. */
+  parentEntityId?: string;
   /** The responsible process (ES responsible_audit_token), when the table knows it. */
   responsible?: ProcessEntry;
 }
@@ -66,17 +68,20 @@ export const DEFAULT_ENDED_GRACE_NS = 60n * 1_000_000_000n;
 /** Fixed per-entry overhead charged to the byte budget besides its strings. */
 const ENTRY_OVERHEAD_BYTES = 200;
 
+/** 12 hex digits of SHA-256 over the host id: the host part of every entity_id (hashed once per table). */
+export function hostTag(hostId: string): string {
+  return createHash('sha256').update(hostId).digest('hex').slice(0, 12);
+}
+
 /**
- * entity_id: base64url of the first 16 bytes of SHA-256 over host, pid, pidversion and the
- * event time that created the image (exec, fork or seed start; empty when unknown). Stable
- * across a live run and the replay of its recording, unique per execution on a host.
+ * entity_id: `<host tag>-<pid>-<pidversion>-<start ns>`, where start is the event time that
+ * created the image (its exec, fork or seed start), empty when unknown, and pidversion is
+ * empty without one (Linux). Unique per execution on a host, the same in a live run and in
+ * the replay of its recording, and readable when an analyst pivots on it. No per-event hash:
+ * it is built for every event.
  */
-export function entityId(hostId: string, pid: number, pidversion: number | undefined, startNs: bigint | undefined): string {
-  return createHash('sha256')
-    .update(`${hostId}\x00${pid}\x00${pidversion ?? ''}\x00${startNs ?? ''}`)
-    .digest()
-    .subarray(0, 16)
-    .toString('base64url');
+export function entityId(tag: string, pid: number, pidversion: number | undefined, startNs: bigint | undefined): string {
+  return `${tag}-${pid}-${pidversion ?? ''}-${startNs ?? ''}`;
 }
 
 function keyOf(ref: ProcessRef): string {
@@ -90,7 +95,7 @@ function stringBytes(executable: string, args: readonly string[] | undefined): n
 }
 
 export class ProcessTable {
-  private readonly hostId: string;
+  private readonly hostTag: string;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly graceNs: bigint;
@@ -110,7 +115,7 @@ export class ProcessTable {
   private parentMisses = 0;
 
   constructor(options: ProcessTableOptions) {
-    this.hostId = options.hostId;
+    this.hostTag = hostTag(options.hostId);
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.graceNs = options.endedGraceNs ?? DEFAULT_ENDED_GRACE_NS;
@@ -213,7 +218,14 @@ export class ProcessTable {
       startNs: record.timeNs,
     });
     const responsible = record.responsible === undefined ? undefined : this.lookup(record.responsible);
-    return { process, parent, parentRef, responsible };
+    const resolution: ExecResolution = { process };
+    if (parentRef !== undefined) resolution.parentRef = parentRef;
+    if (parent !== undefined) resolution.parent = parent;
+    if (responsible !== undefined) resolution.responsible = responsible;
+    // A missed parent is named the same way every time it is missed (start unknown).
+    const parentEntityId = parent?.entityId ?? (parentRef?.pidversion === undefined ? undefined : entityId(this.hostTag, parentRef.pid, parentRef.pidversion, undefined));
+    if (parentEntityId !== undefined) resolution.parentEntityId = parentEntityId;
+    return resolution;
   }
 
   private insert(
@@ -228,7 +240,7 @@ export class ProcessTable {
       ...(image.args !== undefined ? { args: image.args } : {}),
       ...(image.codeSignature !== undefined ? { codeSignature: image.codeSignature } : {}),
       ...(image.parent !== undefined ? { parent: image.parent } : {}),
-      entityId: entityId(this.hostId, ref.pid, ref.pidversion, image.startNs),
+      entityId: entityId(this.hostTag, ref.pid, ref.pidversion, image.startNs),
       bytes: stringBytes(image.executable, image.args),
     };
     const old = this.byKey.get(key);

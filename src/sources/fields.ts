@@ -77,6 +77,8 @@ export function isoTimeNs(v: unknown, path: string): bigint {
   const m = s.length <= 40 ? ISO_TIME.exec(s) : null;
   if (m === null) throw new FieldError(path, 'expected an ISO-8601 time like 2025-08-07T13:21:35.880814738Z');
   const [, y, mo, d, h, mi, sec, frac, zone] = m as unknown as string[];
+  // Date.UTC maps years 0-99 to 19xx; no capture predates 1970 anyway.
+  if (Number(y) < 1970) throw new FieldError(path, `before 1970: ${s}`);
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec));
   const check = new Date(ms);
   if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h) || Number(sec) > 59 || Number(mi) > 59) {
@@ -91,9 +93,9 @@ export function isoTimeNs(v: unknown, path: string): bigint {
   return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + fracNs;
 }
 
-/** A bigint written as a decimal string (JSON has no 64-bit integers). */
+/** A time in ns since the epoch written as a decimal string (JSON has no 64-bit integers); at most year 5138. */
 export function bigintString(v: unknown, path: string): bigint {
   const s = str(v, path);
-  if (!/^-?\d{1,20}$/.test(s)) throw new FieldError(path, 'expected a decimal integer string');
+  if (!/^\d{1,20}$/.test(s)) throw new FieldError(path, 'expected a non-negative decimal integer string');
   return BigInt(s);
 }

@@ -39,8 +39,31 @@ function token(pid: number, pidversion: number, uid: number, style: TokenStyle):
     : { auid: uid, euid: uid, egid: gid, ruid: uid, rgid: gid, pid, asid: 100019, pidversion };
 }
 
+const STAT_TIME = '2025-05-12T14:47:04.129389008Z';
+
 function file(path: string): unknown {
-  return { path, path_truncated: false, stat: { st_mode: 33261, st_uid: 0, st_gid: 0, st_size: 1000, st_ino: 1 } };
+  return {
+    path,
+    path_truncated: false,
+    stat: {
+      st_dev: 16777234,
+      st_mode: 33261,
+      st_nlink: 1,
+      st_ino: 14784254,
+      st_uid: 0,
+      st_gid: 0,
+      st_rdev: 0,
+      st_atimespec: STAT_TIME,
+      st_mtimespec: STAT_TIME,
+      st_ctimespec: STAT_TIME,
+      st_birthtimespec: STAT_TIME,
+      st_size: 5087360,
+      st_blocks: 9944,
+      st_blksize: 4096,
+      st_flags: 0,
+      st_gen: 0,
+    },
+  };
 }
 
 export function esProcess(p: ProcSpec, style: TokenStyle = 'object'): Record<string, unknown> {
