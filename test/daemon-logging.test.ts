@@ -140,6 +140,12 @@ describe('daemon: logging', () => {
     assert.equal(logger.redactor.redact(written.event), written.event, 'nothing to redact: the same object, no copy');
   });
 
+  it('refuses to start logging into a directory it cannot create, naming the file', () => {
+    const blocked = path.join(dir, 'not-a-dir');
+    fs.writeFileSync(blocked, '');
+    assert.throws(() => createLogger(logConfig(path.join(blocked, 'logs'))), new RegExp(`^Error: ${path.join(blocked, 'logs', AGENT_LOG_NAME)}: cannot open the log \\(ENOTDIR\\); check log.directory$`));
+  });
+
   it('logs bigint fields (record timestamps) as strings rather than crashing', async () => {
     const logger = createLogger(logConfig(dir));
     logger.log.info('record', { timeNs: 1700000000000000000n });

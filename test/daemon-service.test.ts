@@ -131,6 +131,12 @@ describe('daemon: Linux service end to end', function () {
     const agentLog = fs.readFileSync(path.join(logDir, 'keysentry.log'), 'utf8');
     assert.ok(agentLog.split('\n').filter((line) => line !== '').every((line) => typeof (JSON.parse(line) as Record<string, unknown>)['log.level'] === 'string'));
 
+    // systemctl reload: ExecReload sends SIGHUP; the agent reloads its rules and keeps running.
+    assert.equal(service.get('ExecReload'), '/bin/kill -HUP $MAINPID');
+    agent.kill('SIGHUP');
+    await waitFor('the rule reload in keysentry.log', async () => (/"message":"rules reloaded: \d+ rules"/.test(fs.readFileSync(path.join(logDir, 'keysentry.log'), 'utf8')) ? true : undefined), 15_000, agent, output);
+    assert.equal((await status(launcher, config)).code, 0);
+
     agent.kill('SIGTERM');
     assert.equal(await exited, 0, `the agent exits cleanly on SIGTERM; output:\n${output()}`);
     const stopped = await status(launcher, config);

@@ -28,12 +28,17 @@ export class RotatingFile {
   /** The last write or rotation error, for the agent's status. */
   lastError: string | null = null;
 
+  /** Throws, naming the file, when it cannot be opened at all: the agent must not start blind. */
   constructor(
     readonly file: string,
     private readonly limits: RotationLimits,
     private readonly now: () => number = Date.now,
   ) {
-    this.open();
+    try {
+      this.open();
+    } catch (err) {
+      throw new Error(`${file}: cannot open the log (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check log.directory`);
+    }
   }
 
   private open(): void {
