@@ -2,7 +2,7 @@
  * The agent fleet for bench/delivery.bench.ts, in its own process so the collector being
  * measured has the other core: pre-fills one spool per agent, prints "ready", then on a
  * stdin line "<url> <token>" starts every agent's reporter, and prints "done" when all of
- * them are acknowledged.
+ * them are acknowledged and closed.
  */
 import * as path from 'node:path';
 import type { AlertDocument } from '../src/alerts/types';
@@ -45,8 +45,8 @@ async function main(): Promise<void> {
     dirs.map((stateDir, a) => Reporter.start({ url, token, stateDir, agent: { id: `agent-${a}`, name: 'keysentry', version: 'bench' } })),
   );
   await Promise.all(reporters.map((r) => r.drained()));
-  process.stdout.write('done\n');
   await Promise.all(reporters.map((r) => r.close()));
+  process.stdout.write('done\n');
   process.exit(0);
 }
 

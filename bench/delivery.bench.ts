@@ -61,6 +61,7 @@ async function collectorIngest(): Promise<number> {
   fleet.stdin.write(`${collector.url} ${token}\n`);
   const end = await all;
   await waitLine('done');
+  if (fleet.exitCode === null) await new Promise((r) => fleet.once('exit', r));
   await collector.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return (total * 1e9) / Number(end - start);

@@ -303,7 +303,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     if (previous !== undefined) closeFor(previous, CLOSE.policy, 'replaced by a newer connection from the same agent');
     byStream.set(streamId(key), conn);
     conn.key = key;
-    store.agentSeen(agent, conn.tokenName, conn.remote);
+    enqueue(conn, { kind: 'seen', agent, tokenName: conn.tokenName, remote: conn.remote });
     send(conn, { type: 'welcome', acked: store.lastSeq(key) });
   }
 
@@ -336,7 +336,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     const now = Date.now();
     if (now - conn.lastHealthAt < 1000) return;
     conn.lastHealthAt = now;
-    store.recordHealth(key.agentId, msg.at, msg.stats as Record<string, HealthValue>);
+    enqueue(conn, { kind: 'health', agentId: key.agentId, at: msg.at, stats: msg.stats as Record<string, HealthValue> });
   }
 
   let queue: { conn: AgentConnection; item: IngestItem }[] = [];
@@ -377,6 +377,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         failed.add(conn);
         return;
       }
+      if (item.kind === 'seen' || item.kind === 'health') return;
       acks.set(conn, outcome.acked);
       if (outcome.stored > 0 && item.kind === 'alerts') events.emit('stored', { agentId: item.key.agentId, stream: item.key.stream, first: item.first, alerts: item.alerts, stored: outcome.stored });
     });

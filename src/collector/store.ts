@@ -61,10 +61,22 @@ export interface StreamKey {
   stream: string;
 }
 
-/** One unit of ingest from one connection, applied in order within the round's transaction. */
+export interface AgentSeen {
+  id: string;
+  name: string;
+  version: string;
+}
+
+/**
+ * One unit of ingest from one connection, applied in order within the round's transaction.
+ * Agent and health updates ride in the same transaction: written on their own, each would
+ * cost a commit (an fsync) of its own.
+ */
 export type IngestItem =
   | { kind: 'alerts'; key: StreamKey; first: number; alerts: Record<string, unknown>[] }
-  | { kind: 'gap'; key: StreamKey; from: number; to: number; reason: GapReason };
+  | { kind: 'gap'; key: StreamKey; from: number; to: number; reason: GapReason }
+  | { kind: 'seen'; agent: AgentSeen; tokenName: string; remote: string }
+  | { kind: 'health'; agentId: string; at: string; stats: Record<string, HealthValue> };
 
 export interface IngestOutcome {
   /** The stream's watermark after the item: what to acknowledge. */
@@ -221,7 +233,15 @@ export class Store extends AlertReader {
     const now = new Date().toISOString();
     const run = this.db.transaction((batch: IngestItem[]) => {
       const seqs = new Map<string, number>();
-      const outcomes = batch.map((item) => {
+      const outcomes = batch.map((item): IngestOutcome => {
+        if (item.kind === 'seen') {
+          this.stmts.seenAgent.run({ id: item.agent.id, name: item.agent.name, version: item.agent.version, token: item.tokenName, remote: item.remote, now });
+          return { acked: 0, stored: 0, duplicates: 0 };
+        }
+        if (item.kind === 'health') {
+          this.stmts.health.run(item.at, JSON.stringify(item.stats), now, item.agentId);
+          return { acked: 0, stored: 0, duplicates: 0 };
+        }
         const k = `${item.key.agentId}\u0000${item.key.stream}`;
         const last = seqs.get(k) ?? this.lastSeq(item.key);
         const outcome = item.kind === 'alerts' ? this.applyAlerts(item, last, now) : this.applyGap(item, last, now);
@@ -271,13 +291,5 @@ export class Store extends AlertReader {
     const from = Math.max(item.from, last + 1);
     this.stmts.insertGap.run(item.key.agentId, item.key.stream, from, item.to, item.to - from + 1, item.reason, now);
     return { acked: item.to, stored: 0, duplicates: 0 };
-  }
-
-  agentSeen(agent: { id: string; name: string; version: string }, tokenName: string, remote: string): void {
-    this.stmts.seenAgent.run({ id: agent.id, name: agent.name, version: agent.version, token: tokenName, remote, now: new Date().toISOString() });
-  }
-
-  recordHealth(agentId: string, at: string, stats: Record<string, HealthValue>): void {
-    this.stmts.health.run(at, JSON.stringify(stats), new Date().toISOString(), agentId);
   }
 }

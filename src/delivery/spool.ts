@@ -130,6 +130,61 @@ function oversizedStub(json: string, maxRecordBytes: number): string {
   return JSON.stringify({ '@timestamp': doc['@timestamp'] ?? null, keysentry: stub.keysentry });
 }
 
+/**
+ * The newest durable entries, consecutive in sequence, up to a byte budget: a copy of the
+ * spool's tail in memory. The oldest fall out first; the disk stays the source of truth.
+ */
+class RecentEntries {
+  private entries: SpoolEntry[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  covers(seq: number): boolean {
+    const first = this.entries[this.head];
+    return first !== undefined && seq >= first.seq && seq < first.seq + (this.entries.length - this.head);
+  }
+
+  take(fromSeq: number, maxEntries: number, maxBytes: number): SpoolEntry[] {
+    const first = this.entries[this.head] as SpoolEntry;
+    const out: SpoolEntry[] = [];
+    let taken = 0;
+    for (let i = this.head + fromSeq - first.seq; i < this.entries.length && out.length < maxEntries && taken < maxBytes; i++) {
+      const e = this.entries[i] as SpoolEntry;
+      out.push(e);
+      taken += e.json.length;
+    }
+    return out;
+  }
+
+  push(added: SpoolEntry[]): void {
+    for (const e of added) {
+      this.entries.push(e);
+      this.bytes += e.json.length;
+    }
+    while (this.bytes > this.maxBytes && this.head < this.entries.length) this.removeFirst();
+    this.compact();
+  }
+
+  dropThrough(seq: number): void {
+    while (this.head < this.entries.length && (this.entries[this.head] as SpoolEntry).seq <= seq) this.removeFirst();
+    this.compact();
+  }
+
+  private removeFirst(): void {
+    this.bytes -= (this.entries[this.head] as SpoolEntry).json.length;
+    this.head++;
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 export class Spool extends EventEmitter {
   readonly dir: string;
   readonly maxBytes: number;
@@ -145,6 +200,7 @@ export class Spool extends EventEmitter {
   /** Serializes every file operation: appends, reads, deletions. */
   private chain: Promise<unknown> = Promise.resolve();
   private cursor: ReadCursor | null = null;
+  private readonly tail: RecentEntries;
   private metaDirty = false;
   private closed = false;
   private counters = { dropped: 0, truncated: 0, damaged: 0 };
@@ -155,6 +211,7 @@ export class Spool extends EventEmitter {
     this.maxBytes = opts.maxBytes ?? 128 * 1024 * 1024;
     this.segmentBytes = opts.segmentBytes ?? Math.min(8 * 1024 * 1024, Math.max(4096, Math.floor(this.maxBytes / 16)));
     this.maxRecordBytes = opts.maxRecordBytes ?? Math.min(1024 * 1024, this.segmentBytes);
+    this.tail = new RecentEntries(Math.min(8 * 1024 * 1024, Math.floor(this.maxBytes / 4)));
   }
 
   /** Opens (creating if needed) the spool in `opts.dir`, repairing a torn tail. */
@@ -198,6 +255,10 @@ export class Spool extends EventEmitter {
    * below the oldest retained one are gone (acked, or dropped when the spool was full).
    */
   read(fromSeq: number, maxEntries: number, maxBytes: number): Promise<SpoolEntry[]> {
+    // The common case, a sender keeping up: what it wants was just written and is still in
+    // memory, so it need not wait behind the next fsync to read it back.
+    if (fromSeq >= this.nextSeq) return Promise.resolve([]);
+    if (this.tail.covers(fromSeq)) return Promise.resolve(this.tail.take(fromSeq, maxEntries, maxBytes));
     return this.serialize(() => this.readEntries(fromSeq, maxEntries, maxBytes));
   }
 
@@ -219,6 +280,7 @@ export class Spool extends EventEmitter {
       if (seq <= this.meta.acked) return;
       this.meta.acked = Math.min(seq, this.nextSeq - 1);
       this.metaDirty = true;
+      this.tail.dropThrough(this.meta.acked);
       await this.removeAcked();
     });
   }
@@ -231,6 +293,7 @@ export class Spool extends EventEmitter {
   advanceTo(seq: number): Promise<void> {
     return this.serialize(async () => {
       if (seq < this.nextSeq) return;
+      this.tail.dropThrough(seq);
       this.nextSeq = seq + 1;
       await this.startSegment();
     });
@@ -401,6 +464,7 @@ export class Spool extends EventEmitter {
       active.bytes += bytes.length;
       this.totalBytes += bytes.length;
       this.nextSeq += batch.length;
+      this.tail.push(batch.map((p, i) => ({ seq: firstSeq + i, json: p.json })));
       await this.enforceBound();
       batch.forEach((p, i) => p.resolve(firstSeq + i));
       this.emit('append', this.nextSeq - 1);
@@ -423,6 +487,7 @@ export class Spool extends EventEmitter {
   private async removeOldest(): Promise<void> {
     const oldest = this.segments.shift() as Segment;
     this.totalBytes -= oldest.bytes;
+    if (oldest.count > 0) this.tail.dropThrough(oldest.lastSeq);
     if (this.cursor?.file === oldest.file) this.cursor = null;
     await fsp.rm(path.join(this.dir, oldest.file), { force: true });
   }
