@@ -23,6 +23,8 @@ type Predicate = () => boolean;
 const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
 
 interface FieldRuntime {
+  /** The path's segments, for the common all-nested document. */
+  segs: string[];
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
   keys: string[][];
   segments: number;
@@ -61,7 +63,7 @@ export class RuleEngine implements CompiledRuleSet {
       if (set !== undefined && set.size !== f.patterns.length) throw new CompiledRuleSetError(`field ${f.path}: pattern set has ${set.size} patterns, expected ${f.patterns.length}`);
       const view = hits.subarray(offset, offset + words);
       offset += words;
-      return { keys: pathKeys(f.path), segments: f.path.split('.').length, set, hits: view };
+      return { segs: f.path.split('.'), keys: pathKeys(f.path), segments: f.path.split('.').length, set, hits: view };
     });
     this.predicates = formulas.map((f) => this.compile(f));
   }
@@ -86,7 +88,7 @@ export class RuleEngine implements CompiledRuleSet {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
     const rt = this.runtimes[f] as FieldRuntime;
-    const value = normalizeMissing(lookup(this.doc, rt.keys, 0, rt.segments));
+    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segments));
     this.values[f] = value;
     return value;
   }
@@ -247,6 +249,16 @@ function pathKeys(path: string): string[][] {
     for (let j = 0; j <= segs.length; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
     return row;
   });
+}
+
+/** The all-nested case, without the dotted-key search (undefined when any step is missing). */
+function lookupNested(doc: object, segs: readonly string[]): unknown {
+  let v: unknown = doc;
+  for (let i = 0; i < segs.length; i++) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[segs[i] as string];
+  }
+  return v === null ? undefined : v;
 }
 
 /** Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first). */
