@@ -1,11 +1,13 @@
 /**
  * The Linux service end to end, as systemd would run it: install into a temporary root, run
- * the installed unit's ExecStart as a background child (root, cwd /, systemd's PATH), exec a
- * keychain-theft command, see the alert through `keysentry status` and alerts.log, stop it
- * with SIGTERM as systemd does, uninstall, and find the tree as it was before.
+ * the installed unit's ExecStart as a background child (root, cwd /, systemd's PATH) that
+ * delivers to a real collector, exec a keychain-theft command, see the alert through
+ * `keysentry status`, alerts.log and the collector's store, reload with SIGHUP, stop it with
+ * SIGTERM as systemd does, uninstall, and find the tree as it was before.
  */
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -58,11 +60,14 @@ describe('daemon: Linux service end to end', function () {
   this.timeout(120_000);
   let root: string;
   let agent: ChildProcess | undefined;
+  let collector: ChildProcess | undefined;
+  let collectorDir: string | undefined;
   before(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-service-'));
   });
   after(() => {
-    if (agent !== undefined && agent.exitCode === null) agent.kill('SIGKILL');
+    for (const child of [agent, collector]) if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
+    if (collectorDir !== undefined) fs.rmSync(collectorDir, { recursive: true, force: true });
     fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -90,6 +95,26 @@ describe('daemon: Linux service end to end', function () {
     assert.notEqual(refused.status, 0);
     assert.ok(refused.stderr.includes(`${config}: refusing to use it: it is writable by group (mode 0664)`), refused.stderr);
     fs.chmodSync(config, 0o644);
+
+    // A collector to deliver to (the site's, not part of the install), and the agent's token.
+    collectorDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-service-collector-'));
+    const token = `ks-e2e-${randomBytes(16).toString('hex')}`;
+    const tokens = path.join(collectorDir, 'tokens');
+    fs.writeFileSync(tokens, `${token} e2e-agent\n`, { mode: 0o600 });
+    const collectorDb = path.join(collectorDir, 'collector.db');
+    collector = spawn(launcher, ['collector', '--listen', '127.0.0.1:0', '--db', collectorDb, '--tokens', tokens], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const collectorUrl = await new Promise<string>((resolve, reject) => {
+      let said = '';
+      collector?.stdout?.on('data', (chunk: Buffer) => {
+        said += chunk.toString();
+        const url = /listening on (ws:\/\/\S+)/.exec(said);
+        if (url !== null) resolve(url[1]);
+      });
+      collector?.once('exit', (code) => reject(new Error(`the collector exited (${code}): ${said}`)));
+    });
+    const tokenFile = path.join(root, 'etc', 'keysentry', 'token');
+    fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    fs.appendFileSync(config, `\n[delivery]\nurl = "${collectorUrl}"\ntoken_file = "${tokenFile}"\n`);
 
     const logDir = path.join(root, 'var', 'log', 'keysentry');
     let printed = '';
@@ -126,6 +151,14 @@ describe('daemon: Linux service end to end', function () {
     }, 30_000, agent, output);
     assert.ok(alerted.events.total >= 1);
     assert.notEqual(alerted.alerts.last, null);
+    const delivered = await waitFor('the delivery to the collector', async () => {
+      const answer = await status(launcher, config);
+      return answer.code === 0 && answer.doc.delivery.lastDelivery !== null ? answer.doc : undefined;
+    }, 30_000, agent, output);
+    assert.equal(delivered.delivery.url, collectorUrl);
+    assert.equal(delivered.spool.depth, 0);
+    const stored = execFileSync(launcher, ['alerts', '--db', collectorDb, '--json'], { encoding: 'utf8' }).trim().split('\n');
+    assert.ok(stored.some((line) => line.includes('/Users/victim/Library/Keychains/login.keychain-db')), 'the collector stored the alert');
     const alerts = fs.readFileSync(path.join(logDir, 'alerts.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { process?: { args?: string[] } });
     assert.ok(alerts.some((alert) => alert.process?.args?.includes('/Users/victim/Library/Keychains/login.keychain-db')), 'alerts.log holds the alert');
     const agentLog = fs.readFileSync(path.join(logDir, 'keysentry.log'), 'utf8');
@@ -137,8 +170,12 @@ describe('daemon: Linux service end to end', function () {
     await waitFor('the rule reload in keysentry.log', async () => (/"message":"rules reloaded: \d+ rules"/.test(fs.readFileSync(path.join(logDir, 'keysentry.log'), 'utf8')) ? true : undefined), 15_000, agent, output);
     assert.equal((await status(launcher, config)).code, 0);
 
+    const logged = fs.readdirSync(logDir).map((name) => fs.readFileSync(path.join(logDir, name), 'utf8')).join('');
+    assert.ok(!logged.includes(token), 'the token never reaches a log');
+
     agent.kill('SIGTERM');
     assert.equal(await exited, 0, `the agent exits cleanly on SIGTERM; output:\n${output()}`);
+    collector.kill('SIGTERM');
     const stopped = await status(launcher, config);
     assert.equal(stopped.code, 3);
     assert.equal(stopped.doc.running, false);
