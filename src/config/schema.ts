@@ -105,28 +105,54 @@ function asIntegerIn(min: number, max: number): (raw: unknown) => number {
   };
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3,
-};
-const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS = new Map<string, number>([
+  ['', 1], ['B', 1], ['KB', 1e3], ['MB', 1e6], ['GB', 1e9], ['KIB', 1024], ['MIB', 1024 ** 2], ['GIB', 1024 ** 3],
+]);
+const DURATION_UNITS = new Map<string, number>([['s', 1000], ['m', 60_000], ['h', 3_600_000], ['d', 86_400_000]]);
 
-/** `what` is the expectation named in the error; `units` maps an (upper- or as-is) suffix to a multiplier. */
-function asQuantity(what: string, units: Record<string, number>, unitOf: (suffix: string) => string, scaleOfBareNumber: number) {
-  return (raw: unknown): number => {
+interface Quantity {
+  /** The expectation named in the error. */
+  what: string;
+  /** Suffix (after `unitOf`) -> multiplier. */
+  units: Map<string, number>;
+  unitOf: (suffix: string) => string;
+  /** What a bare number counts in (1 for bytes, 1000 for seconds -> ms). */
+  scaleOfBareNumber: number;
+  /** Smallest value accepted (after scaling); 0 allowed only when min is 0. */
+  min: number;
+}
+
+function asQuantity({ what, units, unitOf, scaleOfBareNumber, min }: Quantity): (raw: unknown) => number {
+  return (raw) => {
+    let value: number | undefined;
     if (typeof raw === 'number') {
-      if (!Number.isSafeInteger(raw) || raw < 0) throw expected(what, raw);
-      return raw * scaleOfBareNumber;
+      value = Number.isSafeInteger(raw) && raw >= 0 ? raw * scaleOfBareNumber : undefined;
+    } else if (typeof raw === 'string') {
+      const parts = /^(\d+(?:\.\d+)?) ?([A-Za-z]*)$/.exec(raw.trim());
+      const multiplier = parts === null ? undefined : units.get(unitOf(parts[2]));
+      value = parts === null || multiplier === undefined ? undefined : Math.round(Number(parts[1]) * multiplier);
     }
-    if (typeof raw !== 'string') throw expected(what, raw);
-    const parts = /^(\d+(?:\.\d+)?) ?([A-Za-z]*)$/.exec(raw.trim());
-    const multiplier = parts === null ? undefined : units[unitOf(parts[2])];
-    if (parts === null || multiplier === undefined) throw expected(what, raw);
-    return Math.round(Number(parts[1]) * multiplier);
+    if (value === undefined || !Number.isSafeInteger(value)) throw expected(what, raw);
+    if (value < min) throw expected(`${what} of at least ${min}${scaleOfBareNumber === 1 ? ' bytes' : ' ms'}`, raw);
+    return value;
   };
 }
 
-const asSize = asQuantity("a size (bytes, or a string like '50MiB', '10MB')", SIZE_UNITS, (s) => s.toUpperCase(), 1);
-const asDuration = asQuantity("a duration (seconds, or a string like '7d', '12h', '30m')", DURATION_UNITS, (s) => s, 1000);
+const asSize = asQuantity({
+  what: "a size (bytes, or a string like '50MiB', '10MB')",
+  units: SIZE_UNITS,
+  unitOf: (s) => s.toUpperCase(),
+  scaleOfBareNumber: 1,
+  // A smaller log file or spool would rotate or drop on nearly every line.
+  min: 4096,
+});
+const asDuration = asQuantity({
+  what: "a duration (seconds, or a string like '7d', '12h', '30m')",
+  units: DURATION_UNITS,
+  unitOf: (s) => s,
+  scaleOfBareNumber: 1000,
+  min: 0,
+});
 
 function asCollectorUrl(raw: unknown): string {
   const value = asString(raw);
