@@ -31,7 +31,7 @@ fi
 # when checking against the double.
 host_std_includes() {
   local gcc_major cxx cxx_arch libc_arch libc
-  gcc_major=$(ls /usr/include/c++ 2>/dev/null | sort -n | tail -1)
+  gcc_major=$(printf '%s\n' /usr/include/c++/* | sed 's#.*/##' | sort -n | tail -1)
   case $1 in
     x86_64)
       cxx=/usr/include/c++/$gcc_major cxx_arch=/usr/include/x86_64-linux-gnu/c++/$gcc_major

@@ -31,6 +31,12 @@ describe('macos: scripts/check-macos.sh against the test double', function () {
     assert.match(r.output, new RegExp(`${sources.length} sources OK for x86_64-apple-macos11 against native/test-double`));
   });
 
+  it('passes shellcheck', function () {
+    const r = spawnSync('shellcheck', [SCRIPT], { encoding: 'utf8' });
+    if (r.error !== undefined) this.skip();
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
   it('fails on an unguarded call to an API newer than the deployment target', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-check-macos-'));
     try {

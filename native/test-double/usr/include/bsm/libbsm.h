@@ -5,6 +5,7 @@
 #ifndef KEYSENTRY_DOUBLE_BSM_LIBBSM_H
 #define KEYSENTRY_DOUBLE_BSM_LIBBSM_H
 
+#include <stdint.h>
 #include <sys/cdefs.h>
 #include <sys/types.h>
 #include <mach/message.h>
