@@ -176,6 +176,20 @@ void lifecycle() {
   check(again.count() == 1, "the backend starts again after a stop");
 }
 
+// The BackendError code start() throws when ES answers `answers`; "nothing" when it starts.
+std::string startFailure(const es_double::ClientAnswers& answers) {
+  es_double::setClientAnswers(answers);
+  auto backend = esBackend();
+  Sink sink;
+  try {
+    backend->start(sink);
+  } catch (const BackendError& e) {
+    return e.code();
+  }
+  backend->stop();
+  return "nothing";
+}
+
 void startFailures() {
   const std::pair<es_new_client_result_t, const char*> results[] = {
       {ES_NEW_CLIENT_RESULT_ERR_NOT_ENTITLED, keysentry::es::kNotEntitled},
@@ -188,15 +202,7 @@ void startFailures() {
   for (const auto& [result, code] : results) {
     es_double::ClientAnswers answers;
     answers.new_client = result;
-    es_double::setClientAnswers(answers);
-    auto backend = esBackend();
-    Sink sink;
-    std::string thrown = "nothing";
-    try {
-      backend->start(sink);
-    } catch (const BackendError& e) {
-      thrown = e.code();
-    }
+    const std::string thrown = startFailure(answers);
     check(thrown == code, std::string("es_new_client failure ") + std::to_string(result) + " -> " + code, thrown);
   }
 
@@ -205,15 +211,7 @@ void startFailures() {
       {keysentry::es::kSubscribeFailed, {ES_NEW_CLIENT_RESULT_SUCCESS, ES_RETURN_SUCCESS, ES_RETURN_ERROR}},
   };
   for (const auto& [code, answers] : setup) {
-    es_double::setClientAnswers(answers);
-    auto backend = esBackend();
-    Sink sink;
-    std::string thrown = "nothing";
-    try {
-      backend->start(sink);
-    } catch (const BackendError& e) {
-      thrown = e.code();
-    }
+    const std::string thrown = startFailure(answers);
     const es_double::ClientLog log = es_double::clientLog();
     check(thrown == code && log.deleted && log.created_on == log.deleted_on,
           std::string(code) + ": start throws and the client is deleted on its own thread", thrown);
