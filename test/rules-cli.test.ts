@@ -107,5 +107,9 @@ describe('rules: compiled-form cache', () => {
     bytes[bytes.length - 1] ^= 1;
     fs.writeFileSync(cache, bytes);
     assert.throws(() => loadRuleSet([rules], { compiledCache: cache }), (err: unknown) => err instanceof CompiledRuleSetError && /checksum mismatch/.test(err.message));
+
+    const unwritable = loadRuleSet([rules], { compiledCache: path.join(dir, 'no-such-dir', 'cache.bin') });
+    assert.equal(unwritable.rules.length, 1);
+    assert.match(unwritable.errors[0]?.message ?? '', /cannot write the compiled rule cache: ENOENT/);
   });
 });

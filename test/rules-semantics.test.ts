@@ -64,6 +64,9 @@ describe('rules: EQL semantics', () => {
       assert.ok(!alerts(mixed));
       assert.ok(alerts({ ...mixed, process: { 'parent.executable': '/bin/zsh' } }));
     });
+    it('matches an argument longer than 1,024 characters (deliberately unlike ignore_above: 1024)', () => {
+      assert.ok(alerts(execEvent(['cat', `/Users/a/Library/Keychains/${'x'.repeat(5000)}`])));
+    });
     it('never fires on a non-process event or an event without the start type', () => {
       assert.ok(!alerts({ event: { category: ['file'], type: ['start'] }, process: { args: ['cat', 'login.keychain'] } }));
       assert.ok(!alerts({ event: { category: ['process'], type: ['end'] }, process: { args: ['cat', 'login.keychain'] } }));

@@ -97,7 +97,14 @@ export function loadRuleSet(paths: readonly string[], options: LoadOptions = {})
     }
   }
   const plan = compileTexts(texts, errors);
-  if (cache !== undefined) writeCompiled(cache, toPayload(plan, digest));
+  if (cache !== undefined) {
+    try {
+      writeCompiled(cache, toPayload(plan, digest));
+    } catch (err) {
+      // The rules themselves are fine; an unwritable cache only costs the next start a compile.
+      plan.errors.push({ source: cache, message: `cannot write the compiled rule cache: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+    }
+  }
   return engineFromPlan(plan);
 }
 
@@ -110,7 +117,13 @@ export function compileRuleFiles(paths: readonly string[], output: string): Comp
   return engineFromPlan(plan);
 }
 
-/** Elastic's "Access to Keychain Credentials Directories", as bundled in rules/default/. */
-export function loadDefaultRuleSet(): CompiledRuleSet {
-  return loadRuleSet([DEFAULT_RULES_DIR]);
+/** rules/keysentry-keychain/: keysentry's opt-out keychain pack (engineer H, docs/detection.md). */
+export const PACK_RULES_DIR: string = path.join(path.dirname(DEFAULT_RULES_DIR), 'keysentry-keychain');
+
+/**
+ * Elastic's "Access to Keychain Credentials Directories", as bundled in rules/default/; with
+ * `withPack`, plus the keysentry pack, which is what the commands load unless told `--no-pack`.
+ */
+export function loadDefaultRuleSet(options: { withPack?: boolean } = {}): CompiledRuleSet {
+  return loadRuleSet(options.withPack === true ? [DEFAULT_RULES_DIR, PACK_RULES_DIR] : [DEFAULT_RULES_DIR]);
 }
