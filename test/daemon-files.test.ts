@@ -178,6 +178,15 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     if (fs.existsSync(path.join(REPO_ROOT, 'build', 'Release', 'keysentry_native.node'))) {
       assert.deepEqual(fs.readdirSync(shippedAddons), ['keysentry_native.node'], 'the agent addon, and no test addon');
     }
+    // The SEA entry resolves the program from its own executable's bundle: run it the way the
+    // SEA runs it (a node binary in Contents/MacOS, user arguments from argv[2]).
+    const seaStandIn = path.join(app, 'Contents', 'MacOS', 'node-sea-stand-in');
+    fs.copyFileSync(process.execPath, seaStandIn);
+    fs.chmodSync(seaStandIn, 0o755);
+    const viaBundle = spawnSync(seaStandIn, [path.join(SCRIPTS, 'sea-main.js'), 'status', '--socket', path.join(dir, 'none.sock'), '--json'], { encoding: 'utf8' });
+    fs.rmSync(seaStandIn);
+    assert.equal(viaBundle.status, 3, viaBundle.stderr);
+    assert.equal((JSON.parse(viaBundle.stdout) as { running: boolean }).running, false);
     const pppc = fs.readFileSync(path.join(out, 'keysentry-pppc.mobileconfig'), 'utf8');
     parsePlist(pppc, 'rendered pppc');
     assert.ok(pppc.includes('certificate leaf[subject.OU] = "ABCDE12345"') && !pppc.includes('@TEAM_ID@'));
