@@ -11,12 +11,12 @@ BackendError newClientError(es_new_client_result_t result) {
       return BackendError(
           kNotEntitled,
           "EndpointSecurity refused keysentry: the running executable is not signed with the "
-          "com.apple.developer.endpoint-security.client entitlement. Apple grants that entitlement; it must sit on "
-          "the main executable (the signed node binary inside keysentry.app, with the provisioning profile that "
-          "allows it embedded as Contents/embedded.provisionprofile), never on a .node addon. Sign with "
-          "`codesign --sign \"Developer ID Application: ...\" --options runtime --entitlements keysentry.entitlements "
-          "keysentry.app`. Without the entitlement use `keysentry run --source eslogger` (macOS 13+), or "
-          "`--source auto` to fall back to it automatically.");
+          "com.apple.developer.endpoint-security.client entitlement. Apple grants that entitlement to a team; it must "
+          "sit on the main executable (keysentry.app/Contents/MacOS/keysentry), never on a .node addon, together "
+          "with the provisioning profile that allows it as keysentry.app/Contents/embedded.provisionprofile: build "
+          "the bundle with `scripts/package-macos.sh --identity \"Developer ID Application: ...\" --profile "
+          "keysentry.provisionprofile`. Without the entitlement use `keysentry run --source eslogger` (macOS 13+), "
+          "or `--source auto` to fall back to it automatically.");
     case ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED:
       return BackendError(
           kNotPermitted,
@@ -25,7 +25,8 @@ BackendError newClientError(es_new_client_result_t result) {
           "it from): open x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension?Privacy_AllFiles "
           "(macOS 13+) or x-apple.systempreferences:com.apple.preference.security?Privacy_AllFiles (macOS 11-12). "
           "On managed Macs deploy an MDM privacy (PPPC) profile granting SystemPolicyAllFiles to keysentry's bundle "
-          "id and code requirement; a locally installed profile is refused. Then restart keysentry.");
+          "id and code requirement (`scripts/package-macos.sh --team-id` writes one, keysentry-pppc.mobileconfig); a "
+          "locally installed profile is refused. Then restart keysentry.");
     case ES_NEW_CLIENT_RESULT_ERR_NOT_PRIVILEGED:
       return BackendError(kNotPrivileged,
                           "EndpointSecurity needs root: run keysentry as root (the launchd daemon in "
