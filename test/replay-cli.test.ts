@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keychainScenarioLines, EXPECTED_ALERTS } from './support/keychain-scenario';
 import { REPO_ROOT } from './support/paths';
-import { alertsOf, runKeysentry, tempDir, writeLines } from './support/replay-cli';
+import { alertsOf, DEFAULT_RULE_ID, DEFAULT_RULES, runKeysentry, tempDir, writeLines } from './support/replay-cli';
 
 const alertedPids = (docs: Array<Record<string, any>>): number[] => docs.map((a) => a.process.pid as number);
 const EXPECTED_PIDS = EXPECTED_ALERTS.map((a) => a.pid);
@@ -40,7 +40,7 @@ describe('replay: bad input is rejected by line, the lines around it still alert
       }
     });
     const file = writeLines(dir, 'mixed.json', lines);
-    const run = await runKeysentry(['replay', file]);
+    const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(alertedPids(alertsOf(run)), EXPECTED_PIDS);
     assert.match(run.stderr, new RegExp(`3 alerts, ${bad.length} rejected`));
@@ -55,7 +55,7 @@ describe('replay: bad input is rejected by line, the lines around it still alert
     const huge = `{"event_type":9,"args":"${'A'.repeat(10 * 1024 * 1024)}"}`;
     const lines = [good[0]!, good[1]!, huge, ...good.slice(2)];
     const file = writeLines(dir, 'huge.json', lines);
-    for (const args of [['replay', file], ['replay', '-']]) {
+    for (const args of [['replay', file, '--rules', DEFAULT_RULES], ['replay', '-', '--rules', DEFAULT_RULES]]) {
       const run = await runKeysentry(args, args[1] === '-' ? fs.readFileSync(file) : undefined);
       assert.equal(run.status, 0, run.stderr);
       assert.deepEqual(alertedPids(alertsOf(run)), EXPECTED_PIDS);
@@ -67,17 +67,19 @@ describe('replay: bad input is rejected by line, the lines around it still alert
   it('a last line without its newline is still read; CRLF line ends and blank lines are fine', async () => {
     const file = path.join(dir, 'crlf.json');
     fs.writeFileSync(file, '\r\n' + good.join('\r\n\r\n'));
-    const run = await runKeysentry(['replay', file]);
+    const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(alertedPids(alertsOf(run)), EXPECTED_PIDS);
     assert.match(run.stderr, /0 rejected/);
   });
 
-  it('the shipped sample alerts on its keychain theft only', async () => {
+  it('the shipped sample, with the default rules: the stock rule alerts on its keychain theft only', async () => {
     const run = await runKeysentry(['replay', path.join(REPO_ROOT, 'samples', 'keychain-theft.eslogger.jsonl')]);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(
-      alertsOf(run).map((a) => [a.process.pid, a.process.parent.executable]),
+      alertsOf(run)
+        .filter((a) => a.rule.id === DEFAULT_RULE_ID)
+        .map((a) => [a.process.pid, a.process.parent.executable]),
       EXPECTED_ALERTS.map((a) => [a.pid, a.parentExecutable]),
     );
     assert.equal(fs.readFileSync(path.join(REPO_ROOT, 'samples', 'keychain-theft.eslogger.jsonl'), 'utf8'), good.join('\n') + '\n', 'sample is what test/support/keychain-scenario builds');

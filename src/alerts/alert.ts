@@ -35,8 +35,10 @@ function copyJson(value: EcsValue): EcsValue {
   const out: EcsObject = {};
   for (const key of Object.keys(value)) {
     const v = value[key];
-    // defineProperty keeps a data key named "__proto__" (ECS input is untrusted) from touching the prototype.
-    if (v !== undefined) Object.defineProperty(out, key, { value: copyJson(v), writable: true, enumerable: true, configurable: true });
+    if (v === undefined) continue;
+    // A data key named "__proto__" (ECS input is untrusted) must not replace the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: copyJson(v), writable: true, enumerable: true, configurable: true });
+    else out[key] = copyJson(v);
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * Nothing about one event (a bad line, an enrichment or rule failure) stops the others.
  */
 import { buildAlert } from '../alerts/alert';
-import type { AgentInfo, AlertSink } from '../alerts/types';
+import type { AgentInfo, AlertDocument, AlertSink } from '../alerts/types';
 import type { EcsDocument, EcsProcessEvent } from '../model/ecs';
 import type { SourceRecord } from '../model/records';
 import { toEcsEvent, type HostInfo } from '../process/ecs';
@@ -64,42 +64,51 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
     options.onReject?.(rejection);
   };
 
-  const detect = async (doc: EcsDocument, where: string): Promise<void> => {
-    stats.events++;
-    if (options.onEvent !== undefined) await options.onEvent(doc);
-    let matches;
-    try {
-      matches = ruleSet().evaluate(doc);
-    } catch (err) {
-      reject(where, `rule evaluation failed: ${err instanceof Error ? err.message : String(err)}`);
-      return;
-    }
-    for (const rule of matches) {
-      const alert = buildAlert(doc, rule, options.agent);
-      stats.alerts++;
-      for (const sink of options.sinks) await sink.write(alert);
-    }
+  // Everything below is synchronous unless a sink or observer hands back a promise: one
+  // microtask per event would cost more than the table and the ECS conversion together.
+  const writeAlerts = async (alerts: AlertDocument[]): Promise<void> => {
+    for (const alert of alerts) for (const sink of options.sinks) await sink.write(alert);
   };
 
-  const handle = async (item: SourceItem): Promise<void> => {
+  const evaluate = (doc: EcsDocument, where: string): Promise<void> | undefined => {
+    let alerts: AlertDocument[];
+    try {
+      const matches = ruleSet().evaluate(doc);
+      if (matches.length === 0) return undefined;
+      alerts = matches.map((rule) => buildAlert(doc, rule, options.agent));
+    } catch (err) {
+      reject(where, `rule evaluation failed: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+    stats.alerts += alerts.length;
+    return writeAlerts(alerts);
+  };
+
+  const detect = (doc: EcsDocument, where: string): Promise<void> | undefined => {
+    stats.events++;
+    const observed = options.onEvent?.(doc);
+    if (observed instanceof Promise) return observed.then(() => evaluate(doc, where));
+    return evaluate(doc, where);
+  };
+
+  const handle = (item: SourceItem): Promise<void> | undefined => {
     switch (item.kind) {
       case 'reject':
         reject(item.where, item.reason);
-        return;
+        return undefined;
       case 'ecs':
-        await detect(item.doc, item.where);
-        return;
+        return detect(item.doc, item.where);
       case 'record': {
         stats.records++;
         const record = item.record;
         if (record.kind !== 'exec') {
           options.table.apply(record);
-          return;
+          return undefined;
         }
         const resolution = options.table.apply(record);
         if (options.skip?.(record) === true) {
           stats.skipped++;
-          return;
+          return undefined;
         }
         let event: EcsProcessEvent;
         try {
@@ -107,16 +116,18 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
           options.enrich?.(event);
         } catch (err) {
           reject(item.where, `event processing failed: ${err instanceof Error ? err.message : String(err)}`);
-          return;
+          return undefined;
         }
-        await detect(event as unknown as EcsDocument, item.where);
-        return;
+        return detect(event as unknown as EcsDocument, item.where);
       }
     }
   };
 
   for await (const batch of options.source.batches()) {
-    for (const item of batch) await handle(item);
+    for (const item of batch) {
+      const pending = handle(item);
+      if (pending !== undefined) await pending;
+    }
   }
   stats.lost = options.source.stats().lost;
   return stats;

@@ -9,8 +9,10 @@ import { FieldError, int, isObject, obj, str, strArray, type JsonObject } from '
 import type { SourceItem } from './types';
 
 function setOwn(target: JsonObject, key: string, value: unknown): void {
-  // defineProperty, so a key named "__proto__" stays data instead of replacing the prototype.
-  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  // A key named "__proto__" must stay data instead of replacing the prototype; defineProperty
+  // only for it, since it turns the object into a slow dictionary.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
 }
 
 function ownValue(target: JsonObject, key: string): unknown {

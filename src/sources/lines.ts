@@ -64,8 +64,6 @@ export function decodeLine(line: Buffer): LineText {
   let bytes = line;
   if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
   if (bytes.length === 0) return { blank: true };
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) return { reason: `NUL byte at byte ${nul + 1}` };
   if (!isUtf8(bytes)) return { reason: `invalid UTF-8 at byte ${firstInvalidUtf8(bytes) + 1}` };
   const text = bytes.toString('utf8');
   const first = text.charCodeAt(0);
@@ -86,11 +84,17 @@ function firstInvalidUtf8(b: Buffer): number {
   return Math.max(0, b.length - 1);
 }
 
-/** Parses one line's JSON; the error text is shortened and made printable (it quotes input). */
+/**
+ * Parses one line's JSON; the error text is shortened and made printable (it quotes input).
+ * A raw NUL byte is never valid JSON (not even inside a string), so it is looked for only
+ * once the parse has failed, to name it.
+ */
 export function parseJson(text: string): { value: unknown } | { reason: string } {
   try {
     return { value: JSON.parse(text) as unknown };
   } catch (err) {
+    const nul = text.indexOf('\0');
+    if (nul >= 0) return { reason: `NUL byte at byte ${Buffer.byteLength(text.slice(0, nul)) + 1}` };
     return { reason: `invalid JSON: ${printable(err instanceof Error ? err.message : String(err), 160)}` };
   }
 }

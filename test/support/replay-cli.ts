@@ -43,5 +43,9 @@ export function writeLines(dir: string, name: string, lines: readonly (string | 
   return file;
 }
 
+/** Elastic's stock keychain rule alone (rules/default): `--rules DEFAULT_RULES` keeps the keysentry pack out. */
+export const DEFAULT_RULES = path.join(REPO_ROOT, 'rules', 'default');
+export const DEFAULT_RULE_ID = '96e90768-c3b7-4df6-b5d9-6237f8bc36a8';
+
 export const alertsOf = (run: ReplayRun): Array<Record<string, any>> => run.docs.filter((d) => d.event?.kind === 'alert');
 export const eventsOf = (run: ReplayRun): Array<Record<string, any>> => run.docs.filter((d) => d.event?.kind === 'event');
