@@ -1,5 +1,5 @@
 /**
- * `keysentry start [--state DIR] [--port N] [--sample FILE]` (what `npm start` runs): the
+ * `keysentry start [--state DIR] [--port N] [--replay FILE]` (what `npm start` runs): the
  * embedded default. One process runs a collector on loopback (SQLite file and a generated
  * token in the state directory) and the agent pipeline delivering into it through the real
  * spool and websocket, so a new user sees an alert stored end to end with nothing configured.
@@ -7,31 +7,34 @@
  * With the live source (root, kernel audit or process connector) it runs until SIGINT or
  * SIGTERM. Without it, it says why, replays the shipped sample capture through the same
  * pipeline, shows the alerts as the collector stored them, and exits: a demo that ends is
- * clearer than a process idling with nothing to watch.
+ * clearer than a process idling with nothing to watch. --replay FILE replays that capture
+ * instead of going live.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { localAgentInfo } from '../alerts/agent';
-import type { AlertDocument, AlertSink } from '../alerts/types';
+import type { AlertSink } from '../alerts/types';
 import { startCollector, type Collector } from '../collector/server';
 import { generateToken, TokenSet } from '../collector/tokens';
+import type { HealthValue } from '../delivery/protocol';
 import { Reporter } from '../delivery/reporter';
-import { hostKey, type HostInfo } from '../process/ecs';
+import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
 import { loadDefaultRuleSet } from '../rules';
-import type { EventSource } from '../sources/types';
+import { BackendError } from '../sources/native';
 import { ReplaySource } from '../sources/replay';
+import { startAgent, type AgentLog, type RunningAgent } from './agent';
 import { formatAlertTable } from './alerts';
 import { CliError } from './errors';
 import { runPipeline, type PipelineStats } from './pipeline';
 
 const USAGE =
-  'usage: keysentry start [--state DIR] [--port N] [--sample FILE]\n' +
+  'usage: keysentry start [--state DIR] [--port N] [--replay FILE]\n' +
   '  --state   where the collector database, token and agent spool live (default ~/.keysentry)\n' +
   '  --port    loopback port for the embedded collector (default 0: any free port)\n' +
-  '  --sample  capture to replay when the live source is unavailable (default samples/keychain-theft.eslogger.jsonl)';
+  '  --replay  replay this capture instead of watching live (without it, the shipped sample is replayed when the live source is unavailable)';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEFAULT_SAMPLE = path.join(PACKAGE_ROOT, 'samples', 'keychain-theft.eslogger.jsonl');
@@ -55,22 +58,14 @@ function embeddedToken(stateDir: string): string {
   return token;
 }
 
-type LiveSource = { source: EventSource; host: HostInfo } | { unavailable: string };
-
-/** The live source when this machine and user allow it; otherwise why not, in one sentence. */
-function openLiveSource(): LiveSource {
-  if (process.platform !== 'linux' && process.platform !== 'darwin') return { unavailable: `no live source for ${process.platform}` };
-  if (process.getuid?.() !== 0) return { unavailable: 'watching every process exec needs root (kernel audit / EndpointSecurity); run `sudo npm start` for the live source' };
-  return { unavailable: 'the native live source is not part of this build yet' };
-}
-
-/** Counts alerts for the health heartbeat. */
-class CountingSink implements AlertSink {
-  count = 0;
-  constructor(private readonly inner: AlertSink) {}
-  async write(alert: AlertDocument): Promise<void> {
-    this.count++;
-    await this.inner.write(alert);
+/** The live agent when this machine and user allow it; otherwise why not, in one sentence. */
+function startLiveAgent(sinks: AlertSink[], log: AgentLog): RunningAgent | { unavailable: string } {
+  if (process.getuid?.() !== 0) return { unavailable: 'watching every process exec needs root (kernel audit / EndpointSecurity); `sudo npm start` runs the live source' };
+  try {
+    return startAgent({ sinks, log });
+  } catch (err) {
+    if (err instanceof BackendError) return { unavailable: err.message };
+    throw err;
   }
 }
 
@@ -94,13 +89,18 @@ async function replaySample(sample: string, sink: AlertSink): Promise<PipelineSt
   }
 }
 
-async function runLive(live: { source: EventSource; host: HostInfo }, sink: AlertSink): Promise<void> {
-  const rules = loadDefaultRuleSet();
-  const stop = (): void => void live.source.stop();
+/** Runs the live agent until SIGINT or SIGTERM. */
+async function runLive(agent: RunningAgent): Promise<void> {
+  const stop = (): void => void agent.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  say('watching process execs; press Ctrl-C to stop');
-  await runPipeline({ source: live.source, table: new ProcessTable({ hostId: hostKey(live.host) }), host: live.host, agent: localAgentInfo(), rules, sinks: [sink] });
+  say(`watching process execs with ${agent.sourceName}; press Ctrl-C to stop`);
+  try {
+    await agent.done;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -111,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         state: { type: 'string', default: path.join(os.homedir(), '.keysentry') },
         port: { type: 'string', default: '0' },
-        sample: { type: 'string', default: DEFAULT_SAMPLE },
+        replay: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -143,25 +143,29 @@ export async function run(argv: string[]): Promise<number> {
   }
   say(`collector listening on ${collector.url}, storing into ${db}`);
   const agent = localAgentInfo();
-  let counting: CountingSink | null = null;
+  let live: RunningAgent | { unavailable: string } | null = null;
   const reporter = await Reporter.start({
     url: collector.url,
     token,
     agent,
     stateDir: path.join(stateDir, 'agent'),
     log,
-    health: () => ({ alerts: counting?.count ?? 0 }),
+    health: (): Record<string, HealthValue> => {
+      if (live === null || !('snapshot' in live)) return {};
+      const s = live.snapshot();
+      return { source: s.source, events_seen: s.events, events_lost: s.lost, events_rejected: s.rejected, alerts: s.alerts };
+    },
   });
-  counting = new CountingSink(reporter);
   const storedBefore = collector.store.alerts({ agentId: agent.id }).length;
   try {
-    const live = openLiveSource();
-    if ('source' in live) {
-      await runLive(live, counting);
+    live = values.replay === undefined ? startLiveAgent([reporter], (level, message) => log(level, message)) : { unavailable: 'not asked for (--replay)' };
+    if ('snapshot' in live) {
+      await runLive(live);
     } else {
-      say(`live source unavailable: ${live.unavailable}`);
-      say(`replaying the sample capture ${values.sample} through the same pipeline instead`);
-      const stats = await replaySample(values.sample, counting);
+      const sample = values.replay ?? DEFAULT_SAMPLE;
+      if (values.replay === undefined) say(`live source unavailable: ${live.unavailable}`);
+      say(`replaying the capture ${sample} through the same pipeline`);
+      const stats = await replaySample(sample, reporter);
       say(`${stats.events} events evaluated, ${stats.alerts} alerts raised, ${stats.rejected} input lines rejected`);
     }
     const drained = await Promise.race([reporter.drained().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_TIMEOUT_MS).unref())]);

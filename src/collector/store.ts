@@ -292,4 +292,14 @@ export class Store extends AlertReader {
     this.stmts.insertGap.run(item.key.agentId, item.key.stream, from, item.to, item.to - from + 1, item.reason, now);
     return { acked: item.to, stored: 0, duplicates: 0 };
   }
+
+  /** Records an agent outside an ingest round (its own transaction). */
+  agentSeen(agent: AgentSeen, tokenName: string, remote: string): void {
+    this.ingest([{ kind: 'seen', agent, tokenName, remote }]);
+  }
+
+  /** Records an agent's health outside an ingest round (its own transaction). */
+  recordHealth(agentId: string, at: string, stats: Record<string, HealthValue>): void {
+    this.ingest([{ kind: 'health', agentId, at, stats }]);
+  }
 }

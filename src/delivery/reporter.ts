@@ -49,6 +49,8 @@ export interface ReporterStats {
   connected: boolean;
   /** ISO time of the last acknowledgement that moved the watermark, or null. */
   lastDelivery: string | null;
+  /** Why the last connection failed or closed, until the next welcome; null when fine. */
+  lastError: string | null;
   delivered: number;
   connects: number;
   spool: SpoolStats;
@@ -69,6 +71,7 @@ export class Reporter implements AlertSink {
   private peerAlive = true;
   private stopped = false;
   private lastDelivery: string | null = null;
+  private lastError: string | null = null;
   private delivered = 0;
   private connects = 0;
   private readonly log: ReporterLog;
@@ -118,6 +121,7 @@ export class Reporter implements AlertSink {
     return {
       connected: this.ready,
       lastDelivery: this.lastDelivery,
+      lastError: this.lastError,
       delivered: this.delivered,
       connects: this.connects,
       spool: this.spool.stats(),
@@ -159,10 +163,14 @@ export class Reporter implements AlertSink {
       this.peerAlive = true;
     });
     ws.on('unexpected-response', (_req, res) => {
-      this.log('error', `collector refused the connection: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+      this.lastError = `collector refused the connection: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+      this.log('error', this.lastError);
       ws.terminate();
     });
-    ws.on('error', (err) => this.log('warn', `collector connection: ${err.message}`));
+    ws.on('error', (err) => {
+      this.lastError = err.message;
+      this.log('warn', `collector connection: ${err.message}`);
+    });
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
   }
 
@@ -212,6 +220,7 @@ export class Reporter implements AlertSink {
     this.sentUpTo = acked;
     this.inflight = [];
     this.ready = true;
+    this.lastError = null;
     this.attempt = 0;
     this.connects++;
     this.startHealth();
@@ -247,7 +256,10 @@ export class Reporter implements AlertSink {
     const wasReady = this.ready;
     this.teardown();
     if (this.stopped) return;
-    if (wasReady || code !== 1006) this.log('warn', `collector connection closed (${code}${reason ? `: ${reason}` : ''})`);
+    if (wasReady || code !== 1006) {
+      this.lastError = `connection closed (${code}${reason ? `: ${reason}` : ''})`;
+      this.log('warn', `collector ${this.lastError}`);
+    }
     // Full jitter keeps a fleet that lost its collector from reconnecting in lockstep.
     const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** Math.min(this.attempt, 20));
     this.attempt++;
