@@ -4,7 +4,7 @@
  * BMP code units map through a two-level table (256 deduplicated pages of 256 entries);
  * astral code points, rare in event strings, by binary search.
  */
-import type { CodePointSet } from './charset';
+import { type CodePointSet, setKey } from './charset';
 
 export interface AlphabetTables {
   readonly classCount: number;
@@ -21,6 +21,24 @@ export const MAX_CLASSES = 0xffff;
 
 /** Partitions the code points by the sets that contain them; returns the tables and each set's classes. */
 export function buildAlphabet(sets: readonly CodePointSet[]): { tables: AlphabetTables; classesOfSet: number[][] } {
+  // Many edges read the same set (every `*` reads all code points): partition by the distinct ones.
+  const distinctIndex = new Map<string, number>();
+  const distinct: CodePointSet[] = [];
+  const distinctOf = sets.map((set) => {
+    const key = setKey(set);
+    let i = distinctIndex.get(key);
+    if (i === undefined) {
+      i = distinct.length;
+      distinctIndex.set(key, i);
+      distinct.push(set);
+    }
+    return i;
+  });
+  const { tables, classesOfSet } = partition(distinct);
+  return { tables, classesOfSet: distinctOf.map((i) => classesOfSet[i] as number[]) };
+}
+
+function partition(sets: readonly CodePointSet[]): { tables: AlphabetTables; classesOfSet: number[][] } {
   const cuts = new Set<number>([0, 0x10000]);
   for (const set of sets) {
     for (let i = 0; i < set.length; i += 2) {

@@ -19,8 +19,16 @@ export const EMPTY_STRING: PatternAst = { type: 'concat', items: [] };
 export const ANY_CHAR: PatternAst = { type: 'chars', set: ANY_CODE_POINT };
 export const ANY_STRING: PatternAst = { type: 'repeat', item: ANY_CHAR, min: 0, max: Infinity };
 
+const foldedCharCache = new Map<number, PatternAst>();
+
 export function charAst(cp: number, caseInsensitive: boolean): PatternAst {
-  return { type: 'chars', set: caseInsensitive ? normalize(caseVariants(cp).flatMap((v) => [v, v])) : singleton(cp) };
+  if (!caseInsensitive) return { type: 'chars', set: singleton(cp) };
+  let ast = foldedCharCache.get(cp);
+  if (ast === undefined) {
+    ast = { type: 'chars', set: normalize(caseVariants(cp).flatMap((v) => [v, v])) };
+    foldedCharCache.set(cp, ast);
+  }
+  return ast;
 }
 
 export function concat(items: readonly PatternAst[]): PatternAst {

@@ -1,176 +1,385 @@
 /**
- * One automaton for a group of patterns: a DFA over the class alphabet, determinized ahead of time
- * (breadth-first from the start, so the states near the start come first) up to a state budget,
- * backed by the NFA it came from. Reading a value follows the DFA; when it reaches a transition the
- * budget left out, it continues from that DFA state's NFA states as a bitset simulation. Both are
- * linear in the value, neither allocates, and the memory is fixed at compile time.
+ * One automaton for a group of patterns: an epsilon-free NFA over the class alphabet (built at
+ * compile time, serializable), read through a DFA that is determinized lazily, one transition the
+ * first time a value needs it, up to a state budget. Real argument strings visit few DFA states, so
+ * even a field with hundreds of unanchored patterns costs two array loads per character once warm,
+ * while the DFA states such a set *could* reach are far too many to build ahead of time.
+ *
+ * When a value needs a new state and the budget is full, that value continues on the NFA as a
+ * bitset simulation from the DFA state it reached, and the DFA is discarded before the next value
+ * (as RE2 flushes its cache). Every step is bounded by the NFA's size, so reading is linear in the
+ * value whatever it contains; memory is bounded by the budget.
  */
 import { type AlphabetTables, astralClass, buildAlphabet } from './alphabet';
 import type { Nfa } from './nfa';
 
-/** Transition entries (states x classes) one DFA table may hold, whatever the state budget. */
+/** Transition entries (states x classes) one DFA may hold, whatever the state budget. */
 export const MAX_TABLE_ENTRIES = 1 << 22;
 export const DEFAULT_STATE_BUDGET = 4096;
 
-/** Transition value for "not determinized: continue on the NFA". Dead state is offset 0. */
+/** Transition not determinized yet. The dead state is offset 0. */
 const UNKNOWN = -1;
+const DEAD = 0;
+const START = 1;
+const NO_IDS = new Int32Array(0);
 
+/** The compiled, immutable part: alphabet and NFA. */
 export interface AutomatonTables {
   readonly patternCount: number;
   readonly alphabet: AlphabetTables;
-  /** NFA in class form: edges of state s are edgeStart[s]..edgeStart[s+1]. */
+  /** Edges of NFA state q are nfaEdgeStart[q]..nfaEdgeStart[q+1]. */
   readonly nfaEdgeStart: Int32Array;
   readonly nfaEdgeTarget: Int32Array;
   /** ceil(classCount/32) words per edge: the classes the edge reads. */
   readonly nfaEdgeClasses: Uint32Array;
+  /** Pattern ids accepted in NFA state q: nfaAcceptIds[nfaAcceptStart[q]..nfaAcceptStart[q+1]]. */
   readonly nfaAcceptStart: Int32Array;
   readonly nfaAcceptIds: Int32Array;
-  /** states x classes; entry = target state * classCount, 0 = dead, -1 = beyond the budget, < -1 = emittingOffset(target). */
-  readonly dfaTransitions: Int32Array;
-  readonly dfaAcceptStart: Int32Array;
-  readonly dfaAcceptIds: Int32Array;
-  /** Patterns a DFA state reports as soon as it is entered (see latchedStates). */
-  readonly dfaEntryStart: Int32Array;
-  readonly dfaEntryIds: Int32Array;
-  /** The NFA states of each DFA state, to continue on the NFA from it. */
-  readonly dfaSetStart: Int32Array;
-  readonly dfaSetIds: Int32Array;
-  /** Start state offset (state 1 * classCount), or 0 when nothing can match. */
-  readonly dfaStart: number;
-  /** True when every transition is determinized (the budget was not reached). */
-  readonly complete: boolean;
 }
 
-export function compileAutomaton(nfa: Nfa, patternCount: number, stateBudget: number): AutomatonTables {
+export function compileAutomaton(nfa: Nfa, patternCount: number): AutomatonTables {
   const edgeSets = nfa.edges.flatMap((edges) => edges.map((e) => e.set));
   const { tables: alphabet, classesOfSet } = buildAlphabet(edgeSets);
-  const classCount = alphabet.classCount;
-  const classWords = (classCount + 31) >>> 5;
-
+  const classWords = (alphabet.classCount + 31) >>> 5;
   const n = nfa.edges.length;
   const nfaEdgeStart = new Int32Array(n + 1);
   const nfaEdgeTarget = new Int32Array(edgeSets.length);
   const nfaEdgeClasses = new Uint32Array(edgeSets.length * classWords);
-  const edgeClassLists: number[][] = [];
   let e = 0;
-  nfa.edges.forEach((edges, s) => {
-    nfaEdgeStart[s] = e;
+  nfa.edges.forEach((edges, q) => {
+    nfaEdgeStart[q] = e;
     for (const edge of edges) {
       nfaEdgeTarget[e] = edge.to;
-      const classes = classesOfSet[e] as number[];
-      for (const k of classes) (nfaEdgeClasses[e * classWords + (k >>> 5)] as number) |= 1 << (k & 31);
-      edgeClassLists.push(classes);
+      for (const k of classesOfSet[e] as number[]) (nfaEdgeClasses[e * classWords + (k >>> 5)] as number) |= 1 << (k & 31);
       e++;
     }
   });
   nfaEdgeStart[n] = e;
-  const { start: nfaAcceptStart, ids: nfaAcceptIds } = flatten(nfa.accepts);
-
-  const latched = latchedStates(nfa, classCount, edgeClassLists, nfaEdgeStart, nfaEdgeTarget);
-  const acceptsOf = (states: Iterable<number>): number[] => {
-    const ids = new Set<number>();
-    for (const q of states) for (let x = nfaAcceptStart[q] as number; x < (nfaAcceptStart[q + 1] as number); x++) ids.add(nfaAcceptIds[x] as number);
-    return [...ids].sort((a, b) => a - b);
-  };
-
-  const budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / classCount)));
-  const startLatched = latched[0] === 1;
-  const sets: number[][] = [[], startLatched ? [] : [0]];
-  const entryEmits: number[][] = [[], startLatched ? acceptsOf([0]) : []];
-  const statesByHash = new Map<number, number[]>();
-  const remember = (d: number): void => {
-    const h = hashState(sets[d] as number[], sets[d]?.length ?? 0, entryEmits[d] as number[]);
-    statesByHash.set(h, [...(statesByHash.get(h) ?? []), d]);
-  };
-  remember(0);
-  remember(1);
-  const rows: Int32Array[] = [new Int32Array(classCount), new Int32Array(classCount)];
-  const buckets: number[][] = Array.from({ length: classCount }, () => []);
-  const seen = new Int32Array(n).fill(-1);
-  const live = new Int32Array(n);
-  const latchedNow: number[] = [];
-  let complete = true;
-  for (let d = 1; d < sets.length; d++) {
-    for (const q of sets[d] as number[]) {
-      for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
-        for (const k of edgeClassLists[x] as number[]) (buckets[k] as number[]).push(nfaEdgeTarget[x] as number);
-      }
-    }
-    const row = rows[d] as Int32Array;
-    for (let k = 0; k < classCount; k++) {
-      const stamp = d * classCount + k;
-      let liveCount = 0;
-      latchedNow.length = 0;
-      for (const t of buckets[k] as number[]) {
-        if (seen[t] === stamp) continue;
-        seen[t] = stamp;
-        if (latched[t] === 1) latchedNow.push(t);
-        else live[liveCount++] = t;
-      }
-      (buckets[k] as number[]).length = 0;
-      if (liveCount === 0 && latchedNow.length === 0) {
-        row[k] = 0;
-        continue;
-      }
-      sortPrefix(live, liveCount);
-      const emits = latchedNow.length > 0 ? acceptsOf(latchedNow) : NO_IDS;
-      const h = hashState(live, liveCount, emits);
-      let to: number | undefined;
-      for (const c of statesByHash.get(h) ?? NO_IDS) {
-        if (sameIds(sets[c] as number[], live, liveCount) && sameIds(entryEmits[c] as number[], emits, emits.length)) to = c;
-      }
-      if (to === undefined) {
-        if (sets.length >= budget) {
-          row[k] = UNKNOWN;
-          complete = false;
-          continue;
-        }
-        to = sets.length;
-        sets.push(Array.from(live.subarray(0, liveCount)));
-        entryEmits.push(emits);
-        rows.push(new Int32Array(classCount));
-        remember(to);
-      }
-      row[k] = emits.length > 0 ? emittingOffset(to * classCount) : to * classCount;
-    }
-  }
-  const dfaTransitions = new Int32Array(sets.length * classCount);
-  rows.forEach((row, d) => dfaTransitions.set(row, d * classCount));
-  const { start: dfaAcceptStart, ids: dfaAcceptIds } = flatten(sets.map(acceptsOf));
-  const { start: dfaEntryStart, ids: dfaEntryIds } = flatten(entryEmits);
-  const { start: dfaSetStart, ids: dfaSetIds } = flatten(sets);
-  const startIsDead = (nfa.edges[0] as readonly unknown[]).length === 0 && (nfa.accepts[0] as readonly number[]).length === 0;
-  return {
-    patternCount,
-    alphabet,
-    nfaEdgeStart,
-    nfaEdgeTarget,
-    nfaEdgeClasses,
-    nfaAcceptStart,
-    nfaAcceptIds,
-    dfaTransitions,
-    dfaAcceptStart,
-    dfaAcceptIds,
-    dfaEntryStart,
-    dfaEntryIds,
-    dfaSetStart,
-    dfaSetIds,
-    dfaStart: startIsDead ? 0 : classCount,
-    complete,
-  };
+  const nfaAcceptStart = new Int32Array(n + 1);
+  nfa.accepts.forEach((ids, q) => (nfaAcceptStart[q + 1] = (nfaAcceptStart[q] as number) + ids.length));
+  const nfaAcceptIds = Int32Array.from(nfa.accepts.flat());
+  return { patternCount, alphabet, nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds };
 }
 
-const NO_IDS: number[] = [];
+/**
+ * NFA states from which every continuation keeps the same accepted patterns (the trailing `*` of
+ * `*lit*`). Entering one decides those patterns for good, so the DFA reports them right away and
+ * drops the state: the set of already-matched patterns then never multiplies the DFA's states.
+ * Greatest fixpoint of: accepts something, every edge leads to such a state with the same
+ * accepts, and the edges together read every class.
+ */
+function latchedStates(t: AutomatonTables): Uint8Array {
+  const n = t.nfaEdgeStart.length - 1;
+  const classCount = t.alphabet.classCount;
+  const words = (classCount + 31) >>> 5;
+  const acceptKey = Array.from({ length: n }, (_, q) => t.nfaAcceptIds.subarray(t.nfaAcceptStart[q], t.nfaAcceptStart[q + 1]).join(','));
+  const latched = Uint8Array.from(acceptKey, (key) => (key === '' ? 0 : 1));
+  const covered = new Uint32Array(words);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let q = 0; q < n; q++) {
+      if (latched[q] === 0) continue;
+      covered.fill(0);
+      let ok = true;
+      for (let x = t.nfaEdgeStart[q] as number; x < (t.nfaEdgeStart[q + 1] as number); x++) {
+        const to = t.nfaEdgeTarget[x] as number;
+        if (latched[to] === 0 || acceptKey[to] !== acceptKey[q]) ok = false;
+        for (let w = 0; w < words; w++) (covered[w] as number) |= t.nfaEdgeClasses[x * words + w] as number;
+      }
+      for (let k = 0; k < classCount && ok; k++) if (((covered[k >>> 5] as number) & (1 << (k & 31))) === 0) ok = false;
+      if (!ok) {
+        latched[q] = 0;
+        changed = true;
+      }
+    }
+  }
+  return latched;
+}
 
-function hashState(states: ArrayLike<number>, count: number, emits: readonly number[]): number {
+/**
+ * Transition value for entering a state that reports patterns on entry: -(offset) - 2, always
+ * below UNKNOWN, so the hot loop's single `t > 0` test keeps the common case short.
+ */
+function emittingOffset(offset: number): number {
+  return -offset - 2;
+}
+
+/** Matches values against one automaton. Holds its lazy DFA and scratch space: one instance per thread. */
+export class AutomatonMatcher {
+  readonly nfaStates: number;
+  private readonly classCount: number;
+  private readonly classWords: number;
+  private readonly ascii: Uint16Array;
+  private readonly pageIndex: Uint16Array;
+  private readonly pages: Uint16Array;
+  private readonly latched: Uint8Array;
+  private readonly budget: number;
+  private trans: Int32Array;
+  /** Per DFA state: its live NFA states, what it accepts at the end, what it reports on entry. */
+  private sets: Int32Array[] = [];
+  private accepts: Int32Array[] = [];
+  private entryReports: Int32Array[] = [];
+  private statesByHash = new Map<number, number[]>();
+  private flushPending = false;
+  private flushCount = 0;
+  // Scratch, sized once: NFA bitsets for the fallback, target lists for determinization.
+  private current: Uint32Array;
+  private next: Uint32Array;
+  private readonly active: Int32Array;
+  private readonly live: Int32Array;
+  private readonly seen: Int32Array;
+  private seenStamp = 0;
+
+  constructor(
+    readonly tables: AutomatonTables,
+    stateBudget: number,
+  ) {
+    const { alphabet } = tables;
+    this.nfaStates = tables.nfaEdgeStart.length - 1;
+    this.classCount = alphabet.classCount;
+    this.classWords = (this.classCount + 31) >>> 5;
+    this.pageIndex = alphabet.pageIndex;
+    this.pages = alphabet.pages;
+    const asciiPage = (alphabet.pageIndex[0] as number) << 8;
+    this.ascii = alphabet.pages.slice(asciiPage, asciiPage + 128);
+    this.latched = latchedStates(tables);
+    this.budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / this.classCount)));
+    const stateWords = (this.nfaStates + 31) >>> 5;
+    this.current = new Uint32Array(stateWords);
+    this.next = new Uint32Array(stateWords);
+    this.active = new Int32Array(this.nfaStates);
+    this.live = new Int32Array(this.nfaStates);
+    this.seen = new Int32Array(this.nfaStates).fill(-1);
+    this.trans = new Int32Array(Math.min(this.budget, 16) * this.classCount);
+    this.resetDfa();
+  }
+
+  /** DFA states built so far, the dead and the start state included. */
+  get dfaStates(): number {
+    return this.sets.length;
+  }
+
+  get stateBudget(): number {
+    return this.budget;
+  }
+
+  /** How often a full budget made the DFA start over. */
+  get flushes(): number {
+    return this.flushCount;
+  }
+
+  matchInto(value: string, hits: Uint32Array): void {
+    if (this.flushPending) this.resetDfa();
+    const K = this.classCount;
+    const ascii = this.ascii;
+    let trans = this.trans;
+    let s = START * K;
+    report(this.entryReports[START] as Int32Array, hits);
+    if ((this.sets[START] as Int32Array).length === 0) return;
+    const n = value.length;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      let k: number;
+      let extraUnits = 0;
+      if (c < 128) {
+        k = ascii[c] as number;
+      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
+        k = astralClass(this.tables.alphabet, ((c - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000);
+        extraUnits = 1;
+      } else {
+        k = this.pages[((this.pageIndex[c >>> 8] as number) << 8) | (c & 0xff)] as number;
+      }
+      let t = trans[s + k] as number;
+      if (t > 0) {
+        s = t;
+      } else {
+        if (t === UNKNOWN) {
+          t = this.determinize(s / K, k);
+          trans = this.trans;
+          if (t === UNKNOWN) {
+            this.continueOnNfa(s / K, value, i, hits);
+            return;
+          }
+        }
+        if (t === DEAD) return;
+        if (t < 0) {
+          s = -t - 2;
+          report(this.entryReports[s / K] as Int32Array, hits);
+        } else {
+          s = t;
+        }
+      }
+      i += extraUnits;
+    }
+    report(this.accepts[s / K] as Int32Array, hits);
+  }
+
+  private resetDfa(): void {
+    if (this.sets.length > 0) this.flushCount++;
+    this.flushPending = false;
+    this.sets = [NO_IDS];
+    this.accepts = [NO_IDS];
+    this.entryReports = [NO_IDS];
+    this.statesByHash.clear();
+    this.trans.fill(DEAD, 0, this.classCount);
+    this.remember(DEAD);
+    const startLatched = this.latched[0] === 1;
+    this.addState(startLatched ? NO_IDS : Int32Array.of(0), startLatched ? this.acceptsOf(Int32Array.of(0), 1) : NO_IDS);
+  }
+
+  private addState(set: Int32Array, reports: Int32Array): number {
+    const d = this.sets.length;
+    const K = this.classCount;
+    if ((d + 1) * K > this.trans.length) {
+      const grown = new Int32Array(Math.min(this.budget, d * 2) * K);
+      grown.set(this.trans);
+      this.trans = grown;
+    }
+    this.trans.fill(UNKNOWN, d * K, (d + 1) * K);
+    this.sets.push(set);
+    this.accepts.push(this.acceptsOf(set, set.length));
+    this.entryReports.push(reports);
+    this.remember(d);
+    return d;
+  }
+
+  private remember(d: number): void {
+    const set = this.sets[d] as Int32Array;
+    const h = hashState(set, set.length, this.entryReports[d] as Int32Array);
+    const bucket = this.statesByHash.get(h);
+    if (bucket === undefined) this.statesByHash.set(h, [d]);
+    else bucket.push(d);
+  }
+
+  private acceptsOf(states: Int32Array, count: number): Int32Array {
+    const { nfaAcceptStart, nfaAcceptIds } = this.tables;
+    const ids = new Set<number>();
+    for (let j = 0; j < count; j++) {
+      const q = states[j] as number;
+      for (let x = nfaAcceptStart[q] as number; x < (nfaAcceptStart[q + 1] as number); x++) ids.add(nfaAcceptIds[x] as number);
+    }
+    return ids.size === 0 ? NO_IDS : Int32Array.from([...ids].sort((a, b) => a - b));
+  }
+
+  /** Builds DFA state d's transition on class k; UNKNOWN when that needs a state past the budget. */
+  private determinize(d: number, k: number): number {
+    const { nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses } = this.tables;
+    const set = this.sets[d] as Int32Array;
+    const live = this.live;
+    const seen = this.seen;
+    const stamp = ++this.seenStamp;
+    const classWord = k >>> 5;
+    const classBit = 1 << (k & 31);
+    const words = this.classWords;
+    let liveCount = 0;
+    let latchedTargets: number[] | undefined;
+    for (let j = 0; j < set.length; j++) {
+      const q = set[j] as number;
+      for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
+        if (((nfaEdgeClasses[x * words + classWord] as number) & classBit) === 0) continue;
+        const to = nfaEdgeTarget[x] as number;
+        if (seen[to] === stamp) continue;
+        seen[to] = stamp;
+        if (this.latched[to] === 1) (latchedTargets ??= []).push(to);
+        else live[liveCount++] = to;
+      }
+    }
+    let value: number;
+    if (liveCount === 0 && latchedTargets === undefined) {
+      value = DEAD;
+    } else {
+      sortPrefix(live, liveCount);
+      const reports = latchedTargets === undefined ? NO_IDS : this.acceptsOf(Int32Array.from(latchedTargets), latchedTargets.length);
+      let to = this.find(live, liveCount, reports);
+      if (to === undefined) {
+        if (this.sets.length >= this.budget) {
+          this.flushPending = true;
+          return UNKNOWN;
+        }
+        to = this.addState(live.slice(0, liveCount), reports);
+      }
+      value = reports.length > 0 ? emittingOffset(to * this.classCount) : to * this.classCount;
+    }
+    this.trans[d * this.classCount + k] = value;
+    return value;
+  }
+
+  private find(live: Int32Array, count: number, reports: Int32Array): number | undefined {
+    for (const c of this.statesByHash.get(hashState(live, count, reports)) ?? []) {
+      if (sameIds(this.sets[c] as Int32Array, live, count) && sameIds(this.entryReports[c] as Int32Array, reports, reports.length)) return c;
+    }
+    return undefined;
+  }
+
+  /** Bitset simulation of the NFA from DFA state `d`, reading value from index `from` on. */
+  private continueOnNfa(d: number, value: string, from: number, hits: Uint32Array): void {
+    const { nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds } = this.tables;
+    const classWords = this.classWords;
+    const active = this.active;
+    const latched = this.latched;
+    let cur = this.current;
+    let nxt = this.next;
+    cur.fill(0);
+    for (const q of this.sets[d] as Int32Array) (cur[q >>> 5] as number) |= 1 << (q & 31);
+    const n = value.length;
+    for (let i = from; i < n; i++) {
+      let cp = value.charCodeAt(i);
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
+        cp = ((cp - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000;
+        i++;
+      }
+      const k = cp >= 0x10000 ? astralClass(this.tables.alphabet, cp) : (this.pages[((this.pageIndex[cp >>> 8] as number) << 8) | (cp & 0xff)] as number);
+      const classWord = k >>> 5;
+      const classBit = 1 << (k & 31);
+      nxt.fill(0);
+      let any = 0;
+      const count = listStates(cur, active);
+      for (let j = 0; j < count; j++) {
+        const q = active[j] as number;
+        for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
+          if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) === 0) continue;
+          const t = nfaEdgeTarget[x] as number;
+          if (latched[t] === 1) {
+            reportRange(nfaAcceptIds, nfaAcceptStart[t] as number, nfaAcceptStart[t + 1] as number, hits);
+          } else {
+            (nxt[t >>> 5] as number) |= 1 << (t & 31);
+            any = 1;
+          }
+        }
+      }
+      if (any === 0) return;
+      const swap = cur;
+      cur = nxt;
+      nxt = swap;
+    }
+    const count = listStates(cur, active);
+    for (let j = 0; j < count; j++) {
+      const q = active[j] as number;
+      reportRange(nfaAcceptIds, nfaAcceptStart[q] as number, nfaAcceptStart[q + 1] as number, hits);
+    }
+  }
+}
+
+function report(ids: Int32Array, hits: Uint32Array): void {
+  reportRange(ids, 0, ids.length, hits);
+}
+
+function reportRange(ids: Int32Array, from: number, to: number, hits: Uint32Array): void {
+  for (let x = from; x < to; x++) {
+    const id = ids[x] as number;
+    (hits[id >>> 5] as number) |= 1 << (id & 31);
+  }
+}
+
+function hashState(states: ArrayLike<number>, count: number, reports: Int32Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < count; i++) h = Math.imul(h ^ (states[i] as number), 0x01000193);
   h = Math.imul(h ^ 0xffffffff, 0x01000193);
-  for (const id of emits) h = Math.imul(h ^ id, 0x01000193);
+  for (let i = 0; i < reports.length; i++) h = Math.imul(h ^ (reports[i] as number), 0x01000193);
   return h;
 }
 
-function sameIds(a: readonly number[], b: ArrayLike<number>, bCount: number): boolean {
+function sameIds(a: Int32Array, b: Int32Array, bCount: number): boolean {
   if (a.length !== bCount) return false;
   for (let i = 0; i < bCount; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -186,184 +395,6 @@ function sortPrefix(a: Int32Array, count: number): void {
       j--;
     }
     a[j + 1] = v;
-  }
-}
-
-/**
- * Transition value for entering a state that reports patterns on entry: -(offset) - 2, always
- * below UNKNOWN, so the hot loop's single `t <= 0` test catches it.
- */
-export function emittingOffset(offset: number): number {
-  return -offset - 2;
-}
-
-/**
- * NFA states from which every continuation keeps the same accepted patterns (the trailing `*` of
- * `*lit*`). Entering one decides those patterns for good, so the DFA reports them right away and
- * drops the state: the set of already-matched patterns then never multiplies the DFA's states.
- * Greatest fixpoint of: accepts something, every edge leads to such a state with the same
- * accepts, and the edges read every class.
- */
-function latchedStates(nfa: Nfa, classCount: number, edgeClassLists: readonly number[][], edgeStart: Int32Array, edgeTarget: Int32Array): Uint8Array {
-  const n = nfa.edges.length;
-  const latched = new Uint8Array(n);
-  const acceptKey = nfa.accepts.map((a) => a.join(','));
-  for (let q = 0; q < n; q++) latched[q] = (nfa.accepts[q] as readonly number[]).length > 0 ? 1 : 0;
-  const covered = new Uint8Array(classCount);
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (let q = 0; q < n; q++) {
-      if (latched[q] === 0) continue;
-      covered.fill(0);
-      let ok = true;
-      let count = 0;
-      for (let x = edgeStart[q] as number; x < (edgeStart[q + 1] as number) && ok; x++) {
-        const t = edgeTarget[x] as number;
-        if (latched[t] === 0 || acceptKey[t] !== acceptKey[q]) ok = false;
-        for (const k of edgeClassLists[x] as number[]) if (covered[k] === 0) (covered[k] = 1), count++;
-      }
-      if (!ok || count !== classCount) {
-        latched[q] = 0;
-        changed = true;
-      }
-    }
-  }
-  return latched;
-}
-
-function flatten(lists: readonly (readonly number[])[]): { start: Int32Array; ids: Int32Array } {
-  const start = new Int32Array(lists.length + 1);
-  let total = 0;
-  lists.forEach((list, i) => {
-    start[i] = total;
-    total += list.length;
-  });
-  start[lists.length] = total;
-  const ids = new Int32Array(total);
-  lists.forEach((list, i) => ids.set(list, start[i]));
-  return { start, ids };
-}
-
-/** Runs an automaton's tables over values. Holds two scratch bitsets, so one instance per thread. */
-export class AutomatonMatcher {
-  private readonly classCount: number;
-  private readonly ascii: Uint16Array;
-  private readonly pageIndex: Uint16Array;
-  private readonly pages: Uint16Array;
-  private readonly trans: Int32Array;
-  private readonly classWords: number;
-  private readonly stateWords: number;
-  private current: Uint32Array;
-  private next: Uint32Array;
-  private readonly active: Int32Array;
-
-  constructor(readonly tables: AutomatonTables) {
-    const { alphabet } = tables;
-    this.classCount = alphabet.classCount;
-    this.pageIndex = alphabet.pageIndex;
-    this.pages = alphabet.pages;
-    this.ascii = alphabet.pages.slice((alphabet.pageIndex[0] as number) << 8, ((alphabet.pageIndex[0] as number) << 8) + 128);
-    this.trans = tables.dfaTransitions;
-    this.classWords = (this.classCount + 31) >>> 5;
-    this.stateWords = (tables.nfaEdgeStart.length - 1 + 31) >>> 5;
-    this.current = new Uint32Array(this.stateWords);
-    this.next = new Uint32Array(this.stateWords);
-    this.active = new Int32Array(this.nfaStates);
-  }
-
-  get dfaStates(): number {
-    return this.trans.length / this.classCount;
-  }
-
-  get nfaStates(): number {
-    return this.tables.nfaEdgeStart.length - 1;
-  }
-
-  matchInto(value: string, hits: Uint32Array): void {
-    const trans = this.trans;
-    const ascii = this.ascii;
-    const n = value.length;
-    let s = this.tables.dfaStart;
-    if (s === 0) return;
-    this.report(this.tables.dfaEntryStart, this.tables.dfaEntryIds, 1, hits);
-    for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
-      let k: number;
-      let extraUnits = 0;
-      if (c < 128) {
-        k = ascii[c] as number;
-      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
-        k = astralClass(this.tables.alphabet, ((c - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000);
-        extraUnits = 1;
-      } else {
-        k = this.pages[((this.pageIndex[c >>> 8] as number) << 8) | (c & 0xff)] as number;
-      }
-      const t = trans[s + k] as number;
-      if (t > 0) {
-        s = t;
-      } else if (t === 0) {
-        return;
-      } else if (t === UNKNOWN) {
-        this.continueOnNfa(s / this.classCount, value, i, hits);
-        return;
-      } else {
-        s = -t - 2;
-        this.report(this.tables.dfaEntryStart, this.tables.dfaEntryIds, s / this.classCount, hits);
-      }
-      i += extraUnits;
-    }
-    this.report(this.tables.dfaAcceptStart, this.tables.dfaAcceptIds, s / this.classCount, hits);
-  }
-
-  private report(start: Int32Array, ids: Int32Array, d: number, hits: Uint32Array): void {
-    for (let x = start[d] as number; x < (start[d + 1] as number); x++) {
-      const id = ids[x] as number;
-      (hits[id >>> 5] as number) |= 1 << (id & 31);
-    }
-  }
-
-  /** Bitset simulation of the NFA from DFA state `d`, reading value from index `from` on. */
-  private continueOnNfa(d: number, value: string, from: number, hits: Uint32Array): void {
-    const { dfaSetStart, dfaSetIds, nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds } = this.tables;
-    const classWords = this.classWords;
-    const active = this.active;
-    let cur = this.current;
-    let nxt = this.next;
-    cur.fill(0);
-    for (let x = dfaSetStart[d] as number; x < (dfaSetStart[d + 1] as number); x++) {
-      const s = dfaSetIds[x] as number;
-      (cur[s >>> 5] as number) |= 1 << (s & 31);
-    }
-    const n = value.length;
-    for (let i = from; i < n; i++) {
-      let cp = value.charCodeAt(i);
-      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n && isLowSurrogate(value.charCodeAt(i + 1))) {
-        cp = ((cp - 0xd800) << 10) + (value.charCodeAt(i + 1) - 0xdc00) + 0x10000;
-        i++;
-      }
-      const k = cp >= 0x10000 ? astralClass(this.tables.alphabet, cp) : (this.pages[((this.pageIndex[cp >>> 8] as number) << 8) | (cp & 0xff)] as number);
-      const classWord = k >>> 5;
-      const classBit = 1 << (k & 31);
-      nxt.fill(0);
-      let any = 0;
-      const count = listStates(cur, active);
-      for (let j = 0; j < count; j++) {
-        const s = active[j] as number;
-        for (let x = nfaEdgeStart[s] as number; x < (nfaEdgeStart[s + 1] as number); x++) {
-          if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) !== 0) {
-            const t = nfaEdgeTarget[x] as number;
-            (nxt[t >>> 5] as number) |= 1 << (t & 31);
-            any = 1;
-          }
-        }
-      }
-      if (any === 0) return;
-      const swap = cur;
-      cur = nxt;
-      nxt = swap;
-    }
-    const count = listStates(cur, active);
-    for (let j = 0; j < count; j++) this.report(nfaAcceptStart, nfaAcceptIds, active[j] as number, hits);
   }
 }
 

@@ -47,7 +47,7 @@ export interface PatternSet {
 }
 
 export interface CompileOptions {
-  /** Most DFA states determinized ahead of time; past it the automaton continues on its NFA. */
+  /** Most DFA states kept (default 4,096); a value needing more continues on the NFA, and the DFA starts over. */
   stateBudget?: number;
 }
 
@@ -65,7 +65,7 @@ export function compilePatternSet(specs: readonly PatternSpec[], options: Compil
     const nfa = buildGroupNfa(patterns, MAX_PATTERN_STATES, (id, err: PatternTooComplexError) => {
       throw new PatternError(id, 0, err.message);
     });
-    automaton = new AutomatonMatcher(compileAutomaton(nfa, specs.length, stateBudget));
+    automaton = new AutomatonMatcher(compileAutomaton(nfa, specs.length), stateBudget);
   }
   return new CompiledPatternSet(specs.map(copySpec), stateBudget, plan, automaton);
 }
@@ -75,7 +75,7 @@ export function loadPatternSet(data: unknown): PatternSet {
     specs.forEach(checkSpec);
     return planGroups(specs);
   });
-  return new CompiledPatternSet(parsed.specs, parsed.stateBudget, parsed.plan, parsed.tables ? new AutomatonMatcher(parsed.tables) : undefined);
+  return new CompiledPatternSet(parsed.specs, parsed.stateBudget, parsed.plan, parsed.tables ? new AutomatonMatcher(parsed.tables, parsed.stateBudget) : undefined);
 }
 
 function copySpec(spec: PatternSpec): PatternSpec {
@@ -159,10 +159,8 @@ class CompiledPatternSet implements PatternSet {
     if (this.plan.contains.length > 0) out.push(`contains(${this.plan.contains.length})`);
     const a = this.automaton;
     if (a !== undefined) {
-      const classes = a.tables.alphabet.classCount;
-      const patterns = this.plan.automaton.length;
-      if (a.tables.complete) out.push(`dfa(${patterns} patterns, ${a.dfaStates} states, ${classes} classes)`);
-      else out.push(`dfa(${patterns} patterns, ${a.dfaStates} states = budget, ${classes} classes) + nfa-fallback(${a.nfaStates} states)`);
+      const flushed = a.flushes > 0 ? `, budget reached ${a.flushes}x: nfa-fallback` : '';
+      out.push(`dfa(${this.plan.automaton.length} patterns, ${a.nfaStates} nfa states, ${a.tables.alphabet.classCount} classes, lazy: ${a.dfaStates} of ${a.stateBudget} states built${flushed})`);
     }
     return out;
   }

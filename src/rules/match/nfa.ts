@@ -64,11 +64,26 @@ class ThompsonBuilder {
         return { start, end };
       }
       case 'concat': {
-        if (ast.items.length === 0) {
+        // Characters in a row chain directly, without epsilon moves between them.
+        let start: number | undefined;
+        let end: number | undefined;
+        for (const item of ast.items) {
+          if (item.type === 'chars' && end !== undefined) {
+            const next = this.node();
+            if (item.set.length > 0) (this.edges[end] as Array<{ set: CodePointSet; to: number }>).push({ set: item.set, to: next });
+            end = next;
+            continue;
+          }
+          const f = this.build(item);
+          if (end === undefined) start = f.start;
+          else this.epsilon(end, f.start);
+          end = f.end;
+        }
+        if (start === undefined || end === undefined) {
           const only = this.node();
           return { start: only, end: only };
         }
-        return this.chain(ast.items.map((item) => this.build(item)));
+        return { start, end };
       }
       case 'union': {
         const start = this.node();
@@ -141,37 +156,50 @@ class ThompsonBuilder {
 
   /** Epsilon closure: one state per node that starts the automaton or is entered by a character. */
   eliminateEpsilons(start: number, acceptLabels: ReadonlyMap<number, readonly number[]>): Nfa {
-    const stateOf = new Map<number, number>([[start, 0]]);
+    const nodeCount = this.epsilons.length;
+    const stateOf = new Int32Array(nodeCount).fill(-1);
+    const visited = new Int32Array(nodeCount).fill(-1);
+    const edgeAt = new Int32Array(nodeCount).fill(-1);
+    stateOf[start] = 0;
     const nodes = [start];
     const edges: NfaEdge[][] = [];
     const accepts: number[][] = [];
+    const stack: number[] = [];
     for (let s = 0; s < nodes.length; s++) {
-      const seen = new Set<number>([nodes[s] as number]);
-      const stack = [nodes[s] as number];
-      const byTarget = new Map<number, CodePointSet>();
-      const labels = new Set<number>();
+      const out: Array<{ set: CodePointSet; to: number }> = [];
+      const labels: number[] = [];
+      stack.push(nodes[s] as number);
+      visited[nodes[s] as number] = s;
       while (stack.length > 0) {
         const n = stack.pop() as number;
-        for (const label of acceptLabels.get(n) ?? []) labels.add(label);
+        const nodeLabels = acceptLabels.get(n);
+        if (nodeLabels !== undefined) labels.push(...nodeLabels);
         for (const e of this.edges[n] as Array<{ set: CodePointSet; to: number }>) {
-          let target = stateOf.get(e.to);
-          if (target === undefined) {
+          let target = stateOf[e.to] as number;
+          if (target < 0) {
             target = nodes.length;
-            stateOf.set(e.to, target);
+            stateOf[e.to] = target;
             nodes.push(e.to);
           }
-          const prev = byTarget.get(target);
-          byTarget.set(target, prev === undefined ? e.set : union(prev, e.set));
+          // edgeAt remembers, per target state, where this state's edge to it is (valid when visited by s).
+          const at = edgeAt[target] as number;
+          if (at >= 0 && at < out.length && (out[at] as { to: number }).to === target) {
+            const merged = out[at] as { set: CodePointSet; to: number };
+            merged.set = union(merged.set, e.set);
+          } else {
+            edgeAt[target] = out.length;
+            out.push({ set: e.set, to: target });
+          }
         }
         for (const m of this.epsilons[n] as number[]) {
-          if (!seen.has(m)) {
-            seen.add(m);
+          if (visited[m] !== s) {
+            visited[m] = s;
             stack.push(m);
           }
         }
       }
-      edges.push([...byTarget].map(([to, set]) => ({ set, to })));
-      accepts.push([...labels].sort((a, b) => a - b));
+      edges.push(out);
+      accepts.push(labels.length < 2 ? labels : [...new Set(labels)].sort((a, b) => a - b));
     }
     return { edges, accepts };
   }
@@ -210,9 +238,13 @@ function intersectNfas(a: Nfa, b: Nfa, limit: number): Nfa {
 /** Drops states from which no accepting state is reachable (state 0 always stays, as the start). */
 export function trim(nfa: Nfa): Nfa {
   const n = nfa.edges.length;
-  const reverse: number[][] = Array.from({ length: n }, () => []);
+  const reverseStart = new Int32Array(n + 1);
+  for (const edges of nfa.edges) for (const e of edges) (reverseStart[e.to + 1] as number)++;
+  for (let s = 0; s < n; s++) (reverseStart[s + 1] as number) += reverseStart[s] as number;
+  const fill = reverseStart.slice(0, n);
+  const reverse = new Int32Array(reverseStart[n] as number);
   nfa.edges.forEach((edges, s) => {
-    for (const e of edges) (reverse[e.to] as number[]).push(s);
+    for (const e of edges) reverse[(fill[e.to] as number)++] = s;
   });
   const live = new Uint8Array(n);
   const stack: number[] = [];
@@ -223,7 +255,9 @@ export function trim(nfa: Nfa): Nfa {
     }
   });
   while (stack.length > 0) {
-    for (const p of reverse[stack.pop() as number] as number[]) {
+    const t = stack.pop() as number;
+    for (let x = reverseStart[t] as number; x < (reverseStart[t + 1] as number); x++) {
+      const p = reverse[x] as number;
       if (!live[p]) {
         live[p] = 1;
         stack.push(p);
@@ -235,11 +269,11 @@ export function trim(nfa: Nfa): Nfa {
   let next = 1;
   for (let s = 1; s < n; s++) if (live[s]) renumber[s] = next++;
   const edges: NfaEdge[][] = Array.from({ length: next }, () => []);
-  const accepts: number[][] = Array.from({ length: next }, () => []);
+  const accepts: (readonly number[])[] = Array.from({ length: next }, () => []);
   for (let s = 0; s < n; s++) {
     if (!live[s]) continue;
     const to = renumber[s] as number;
-    accepts[to] = [...(nfa.accepts[s] as readonly number[])];
+    accepts[to] = nfa.accepts[s] as readonly number[];
     for (const e of nfa.edges[s] as readonly NfaEdge[]) if (live[e.to]) (edges[to] as NfaEdge[]).push({ set: e.set, to: renumber[e.to] as number });
   }
   return { edges, accepts };

@@ -1,7 +1,7 @@
 /**
  * The JSON form of a compiled pattern set: the specs (from which the literal groups are re-derived)
- * and the automaton's tables as base64 little-endian typed arrays, so loading needs no
- * determinization. Loading checks every table's shape and every index it holds, so a damaged file
+ * and the automaton's alphabet and NFA as base64 little-endian typed arrays, so loading parses no
+ * pattern and builds no automaton (the DFA is lazy either way). Loading checks every table's shape and every index it holds, so a damaged file
  * is rejected with what is wrong instead of matching out of bounds.
  */
 import { type AlphabetTables, MAX_CLASSES } from './alphabet';
@@ -22,21 +22,12 @@ const TYPED_FIELDS = {
   nfaEdgeClasses: Uint32Array,
   nfaAcceptStart: Int32Array,
   nfaAcceptIds: Int32Array,
-  dfaTransitions: Int32Array,
-  dfaAcceptStart: Int32Array,
-  dfaAcceptIds: Int32Array,
-  dfaEntryStart: Int32Array,
-  dfaEntryIds: Int32Array,
-  dfaSetStart: Int32Array,
-  dfaSetIds: Int32Array,
 } as const;
 type TypedField = keyof typeof TYPED_FIELDS;
 
 export type SerializedAutomaton = { [K in TypedField]: string } & {
   patternCount: number;
   classCount: number;
-  dfaStart: number;
-  complete: boolean;
 };
 
 export interface SerializedPatternSet {
@@ -64,8 +55,6 @@ export function serializeTables(t: AutomatonTables): SerializedAutomaton {
   return {
     patternCount: t.patternCount,
     classCount: a.classCount,
-    dfaStart: t.dfaStart,
-    complete: t.complete,
     pageIndex: toBase64(a.pageIndex),
     pages: toBase64(a.pages),
     astralStarts: toBase64(a.astralStarts),
@@ -75,13 +64,6 @@ export function serializeTables(t: AutomatonTables): SerializedAutomaton {
     nfaEdgeClasses: toBase64(t.nfaEdgeClasses),
     nfaAcceptStart: toBase64(t.nfaAcceptStart),
     nfaAcceptIds: toBase64(t.nfaAcceptIds),
-    dfaTransitions: toBase64(t.dfaTransitions),
-    dfaAcceptStart: toBase64(t.dfaAcceptStart),
-    dfaAcceptIds: toBase64(t.dfaAcceptIds),
-    dfaEntryStart: toBase64(t.dfaEntryStart),
-    dfaEntryIds: toBase64(t.dfaEntryIds),
-    dfaSetStart: toBase64(t.dfaSetStart),
-    dfaSetIds: toBase64(t.dfaSetIds),
   };
 }
 
@@ -153,7 +135,6 @@ function parseTables(raw: Record<string, unknown>, specCount: number, automatonI
   const patternCount = integer(raw.patternCount, 'automaton.patternCount', 0, 2 ** 31 - 1);
   if (patternCount !== specCount) fail(`automaton.patternCount ${patternCount} != ${specCount} specs`);
   const classCount = integer(raw.classCount, 'automaton.classCount', 1, MAX_CLASSES);
-  if (typeof raw.complete !== 'boolean') fail('automaton.complete must be a boolean');
   const t = Object.fromEntries((Object.keys(TYPED_FIELDS) as TypedField[]).map((f) => [f, decode(raw, f)])) as { [F in TypedField]: InstanceType<(typeof TYPED_FIELDS)[F]> };
 
   if (t.pageIndex.length !== 256) fail('automaton.pageIndex must have 256 entries');
@@ -176,34 +157,6 @@ function parseTables(raw: Record<string, unknown>, specCount: number, automatonI
   checkOffsets(t.nfaAcceptStart, 'nfaAcceptStart', nfaStates, t.nfaAcceptIds.length);
   checkIds(t.nfaAcceptIds, 'nfaAcceptIds', automatonIds);
 
-  if (t.dfaTransitions.length === 0 || t.dfaTransitions.length % classCount !== 0) fail('automaton.dfaTransitions must hold whole rows of classCount entries');
-  const dfaStates = t.dfaTransitions.length / classCount;
-  checkOffsets(t.dfaAcceptStart, 'dfaAcceptStart', dfaStates, t.dfaAcceptIds.length);
-  checkIds(t.dfaAcceptIds, 'dfaAcceptIds', automatonIds);
-  checkOffsets(t.dfaEntryStart, 'dfaEntryStart', dfaStates, t.dfaEntryIds.length);
-  checkIds(t.dfaEntryIds, 'dfaEntryIds', automatonIds);
-  let unknown = false;
-  for (let i = 0; i < t.dfaTransitions.length; i++) {
-    const v = t.dfaTransitions[i] as number;
-    if (i < classCount && v !== 0) fail('automaton.dfaTransitions: the dead state must only lead to itself');
-    if (v === -1) {
-      unknown = true;
-      continue;
-    }
-    const emitting = v < -1;
-    const offset = emitting ? -v - 2 : v;
-    const target = offset / classCount;
-    if (!Number.isInteger(target) || target >= dfaStates) fail(`automaton.dfaTransitions[${i}] = ${v} is not a state offset`);
-    const reports = (t.dfaEntryStart[target + 1] as number) > (t.dfaEntryStart[target] as number);
-    if (emitting !== reports) fail(`automaton.dfaTransitions[${i}] = ${v} disagrees with what state ${target} reports on entry`);
-  }
-  if (unknown === raw.complete) fail(`automaton.complete is ${String(raw.complete)} but the table ${unknown ? 'has' : 'has no'} undeterminized transitions`);
-  checkOffsets(t.dfaSetStart, 'dfaSetStart', dfaStates, t.dfaSetIds.length);
-  checkRange(t.dfaSetIds, 'dfaSetIds', 0, nfaStates - 1);
-  if (t.dfaSetStart[1] !== 0 || t.dfaAcceptStart[1] !== 0 || t.dfaEntryStart[1] !== 0) fail('automaton: the dead state must have no NFA states and accept nothing');
-  const dfaStart = integer(raw.dfaStart, 'automaton.dfaStart', 0, classCount);
-  if (dfaStart !== 0 && (dfaStart !== classCount || dfaStates < 2)) fail(`automaton.dfaStart must be 0 or ${classCount}`);
-
   const alphabet: AlphabetTables = { classCount, pageIndex: t.pageIndex, pages: t.pages, astralStarts: t.astralStarts, astralClasses: t.astralClasses };
   return {
     patternCount,
@@ -213,15 +166,6 @@ function parseTables(raw: Record<string, unknown>, specCount: number, automatonI
     nfaEdgeClasses: t.nfaEdgeClasses,
     nfaAcceptStart: t.nfaAcceptStart,
     nfaAcceptIds: t.nfaAcceptIds,
-    dfaTransitions: t.dfaTransitions,
-    dfaAcceptStart: t.dfaAcceptStart,
-    dfaAcceptIds: t.dfaAcceptIds,
-    dfaEntryStart: t.dfaEntryStart,
-    dfaEntryIds: t.dfaEntryIds,
-    dfaSetStart: t.dfaSetStart,
-    dfaSetIds: t.dfaSetIds,
-    dfaStart,
-    complete: raw.complete,
   };
 }
 
