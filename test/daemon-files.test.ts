@@ -230,3 +230,36 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     assert.match(sign.stderr, /--identity needs --profile/);
   });
 });
+
+describe('daemon: Linux install staging (DESTDIR)', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-linux-stage-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('stages into DESTDIR with the final paths written into the unit, launcher and config', () => {
+    const recorded = path.join(dir, 'systemctl.log');
+    const systemctl = path.join(dir, 'systemctl');
+    fs.writeFileSync(systemctl, `#!/bin/sh\necho "$*" >> '${recorded}'\n`, { mode: 0o755 });
+    const stage = path.join(dir, 'stage');
+    execFileSync('bash', [path.join(SCRIPTS, 'install-linux.sh')], { env: { ...process.env, DESTDIR: stage, SYSTEMCTL: systemctl }, stdio: 'pipe' });
+    assert.equal(fs.existsSync(recorded), false, 'staging never touches systemd');
+    const unit = fs.readFileSync(path.join(stage, 'etc', 'systemd', 'system', 'keysentry.service'), 'utf8');
+    assert.match(unit, /^ExecStart=\/opt\/keysentry\/bin\/keysentry run --config \/etc\/keysentry\/config\.toml$/m);
+    assert.ok(!unit.includes(stage) && !unit.includes('@'), 'no staging path or placeholder left in the unit');
+    const launcher = fs.readFileSync(path.join(stage, 'opt', 'keysentry', 'bin', 'keysentry'), 'utf8');
+    assert.ok(launcher.includes('"/opt/keysentry/dist/src/cli/main.js"'));
+    const config = loadAgentConfig(path.join(stage, 'etc', 'keysentry', 'config.toml'), 'linux');
+    assert.deepEqual([config.log.directory, config.state.directory, config.status.socket], ['/var/log/keysentry', '/var/lib/keysentry', '/run/keysentry/status.sock']);
+  });
+
+  it('install and uninstall refuse clearly when not root', function () {
+    for (const script of ['install-linux.sh', 'uninstall-linux.sh']) {
+      const run = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', path.join(SCRIPTS, script)], { encoding: 'utf8', env: { ...process.env, SYSTEMCTL: 'none' } });
+      if (run.error !== undefined) this.skip();
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`^${script.replace('.', '\\.')}: must run as root \\(try: sudo `));
+    }
+  });
+});
