@@ -1,5 +1,5 @@
 /**
- * `keysentry replay <file|-> [--format auto|eslogger|ecs|keysentry] [--rules PATH ...] [--events]`
+ * `keysentry replay <file|-> [--format auto|eslogger|ecs|keysentry] [--rules PATH ...] [--pack] [--events]`
  *
  * Streams a recorded capture through the same pipeline as the live agent and prints one ECS
  * alert per line on stdout; a summary (events, alerts, rejected lines with where and why)
@@ -10,6 +10,7 @@ import { localAgentInfo } from '../alerts/agent';
 import { JsonLinesSink } from '../alerts/sink';
 import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
+import { enrichEvent } from '../process/normalize';
 import { loadDefaultRuleSet, loadRuleSet } from '../rules';
 import type { CompiledRuleSet, RuleError } from '../rules/types';
 import { printable } from '../sources/lines';
@@ -17,12 +18,14 @@ import { REPLAY_FORMATS, ReplayInputError, ReplaySource, type ReplayFormatOption
 import { CliError } from './errors';
 import { runPipeline, type PipelineStats } from './pipeline';
 
-const USAGE = `usage: keysentry replay <file|-> [--format ${REPLAY_FORMATS.join('|')}] [--rules PATH ...] [--events]`;
+const USAGE = `usage: keysentry replay <file|-> [--format ${REPLAY_FORMATS.join('|')}] [--rules PATH ...] [--pack] [--events]`;
 
 interface ReplayArgs {
   input: string;
   format: ReplayFormatOption;
   rules: string[];
+  /** Without --rules: also load the keysentry keychain pack (rules/keysentry-keychain) beside the stock rule. */
+  pack: boolean;
   events: boolean;
 }
 
@@ -31,6 +34,7 @@ function parseArgs(argv: string[]): ReplayArgs {
   let format: ReplayFormatOption = 'auto';
   const rules: string[] = [];
   let events = false;
+  let pack = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -47,6 +51,8 @@ function parseArgs(argv: string[]): ReplayArgs {
       rules.push(value());
     } else if (flag === '--events') {
       events = true;
+    } else if (flag === '--pack') {
+      pack = true;
     } else if (flag === '--help' || flag === '-h') {
       throw new CliError(USAGE, 0);
     } else if (arg.startsWith('-') && arg !== '-') {
@@ -58,7 +64,7 @@ function parseArgs(argv: string[]): ReplayArgs {
     }
   }
   if (input === undefined) throw new CliError(`no input file\n${USAGE}`);
-  return { input, format, rules, events };
+  return { input, format, rules, pack, events };
 }
 
 function describeRuleError(e: RuleError): string {
@@ -66,10 +72,10 @@ function describeRuleError(e: RuleError): string {
   return `${at}: ${e.name === undefined ? '' : `rule '${e.name}': `}${e.message}`;
 }
 
-function loadRules(paths: string[]): CompiledRuleSet {
+function loadRules(paths: string[], pack: boolean): CompiledRuleSet {
   let rules: CompiledRuleSet;
   try {
-    rules = paths.length > 0 ? loadRuleSet(paths) : loadDefaultRuleSet();
+    rules = paths.length > 0 ? loadRuleSet(paths) : loadDefaultRuleSet({ withPack: pack });
   } catch (err) {
     throw new CliError(`cannot load rules: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -109,7 +115,7 @@ function summary(label: string, format: string, stats: PipelineStats): string {
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  const rules = loadRules(args.rules);
+  const rules = loadRules(args.rules, args.pack);
   const { stream, label } = await openInput(args.input);
   const source = new ReplaySource({ input: stream as AsyncIterable<Buffer>, label, format: args.format });
   try {
@@ -123,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       agent: localAgentInfo(),
       rules,
       sinks: [out],
+      enrich: enrichEvent,
       ...(args.events ? { onEvent: (doc) => out.write(doc) } : {}),
     });
     process.stderr.write(summary(label, opened.format ?? 'empty', stats));

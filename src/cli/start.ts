@@ -22,6 +22,7 @@ import type { HealthValue } from '../delivery/protocol';
 import { Reporter } from '../delivery/reporter';
 import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
+import { enrichEvent } from '../process/normalize';
 import { loadDefaultRuleSet } from '../rules';
 import { BackendError } from '../sources/native';
 import { ReplaySource } from '../sources/replay';
@@ -83,7 +84,7 @@ async function replaySample(sample: string, sink: AlertSink): Promise<PipelineSt
   try {
     const opened = await source.open();
     const host = opened.host ?? { osType: 'macos' };
-    return await runPipeline({ source, table: new ProcessTable({ hostId: hostKey(host) }), host, agent: localAgentInfo(), rules, sinks: [sink] });
+    return await runPipeline({ source, table: new ProcessTable({ hostId: hostKey(host) }), host, agent: localAgentInfo(), rules, sinks: [sink], enrich: enrichEvent });
   } finally {
     input.destroy();
   }

@@ -122,7 +122,7 @@ export const PACK_RULES_DIR: string = path.join(path.dirname(DEFAULT_RULES_DIR),
 
 /**
  * Elastic's "Access to Keychain Credentials Directories", as bundled in rules/default/; with
- * `withPack`, plus the keysentry pack, which is what the commands load unless told `--no-pack`.
+ * `withPack`, plus the keysentry keychain pack (what the agent's default config loads too).
  */
 export function loadDefaultRuleSet(options: { withPack?: boolean } = {}): CompiledRuleSet {
   return loadRuleSet(options.withPack === true ? [DEFAULT_RULES_DIR, PACK_RULES_DIR] : [DEFAULT_RULES_DIR]);
