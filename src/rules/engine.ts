@@ -8,6 +8,7 @@
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
+import { cheapestFirst, chooseGate, simplify } from './optimize';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
 /** A compiled-form file whose content does not make a rule set. */
@@ -41,6 +42,11 @@ export class RuleEngine implements CompiledRuleSet {
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
   private readonly predicates: Predicate[];
+  /** Rule i runs only if field gateField[i] (-1: no gate) has a hit in gateWord/gateMask[gateStart[i]..gateStart[i+1]). */
+  private readonly gateField: Int32Array;
+  private readonly gateStart: Int32Array;
+  private readonly gateWord: Int32Array;
+  private readonly gateMask: Uint32Array;
 
   constructor(
     readonly rules: readonly RuleMeta[],
@@ -65,7 +71,25 @@ export class RuleEngine implements CompiledRuleSet {
       offset += words;
       return { segs: f.path.split('.'), keys: pathKeys(f.path), segments: f.path.split('.').length, set, hits: view };
     });
-    this.predicates = formulas.map((f) => this.compile(f));
+    const simplified = formulas.map(simplify);
+    this.predicates = simplified.map((f) => this.compile(f));
+    this.gateField = new Int32Array(formulas.length).fill(-1);
+    this.gateStart = new Int32Array(formulas.length + 1);
+    const words: number[] = [];
+    const masks: number[] = [];
+    simplified.forEach((f, i) => {
+      this.gateStart[i] = words.length;
+      const gate = chooseGate(f, fields);
+      if (gate === undefined) return;
+      this.gateField[i] = this.fieldIndex(gate.field);
+      for (const [w, m] of this.masksOf(gate.field, gate.patterns)) {
+        words.push(w);
+        masks.push(m);
+      }
+    });
+    this.gateStart[formulas.length] = words.length;
+    this.gateWord = Int32Array.from(words);
+    this.gateMask = Uint32Array.from(masks);
   }
 
   evaluate(doc: object): RuleMeta[] {
@@ -77,7 +101,15 @@ export class RuleEngine implements CompiledRuleSet {
     }
     let fired: RuleMeta[] | undefined;
     const predicates = this.predicates;
+    const { gateField, gateStart, gateWord, gateMask } = this;
     for (let i = 0; i < predicates.length; i++) {
+      const gf = gateField[i] as number;
+      if (gf >= 0) {
+        const hits = this.scan(gf);
+        let open = false;
+        for (let k = gateStart[i] as number; k < (gateStart[i + 1] as number) && !open; k++) open = ((hits[gateWord[k] as number] as number) & (gateMask[k] as number)) !== 0;
+        if (!open) continue;
+      }
       if ((predicates[i] as Predicate)()) (fired ??= []).push(this.rules[i] as RuleMeta);
     }
     return fired ?? (NO_MATCH as RuleMeta[]);
@@ -171,15 +203,21 @@ export class RuleEngine implements CompiledRuleSet {
     };
   }
 
-  private matchPredicate(field: number, patterns: readonly number[]): Predicate {
+  /** [hit word, bit mask] pairs testing "some of `patterns` matched" for field `field`. */
+  private masksOf(field: number, patterns: readonly number[]): [number, number][] {
     const fieldJson = this.fields[field] as FieldJson;
     const masks = new Map<number, number>();
     for (const id of patterns) {
       if (!Number.isInteger(id) || id < 0 || id >= fieldJson.patterns.length) throw new CompiledRuleSetError(`field ${fieldJson.path}: pattern id ${id} out of range`);
       masks.set(id >>> 5, ((masks.get(id >>> 5) ?? 0) | (1 << (id & 31))) >>> 0);
     }
-    const words = Int32Array.from(masks.keys());
-    const bits = Uint32Array.from(masks.values());
+    return [...masks];
+  }
+
+  private matchPredicate(field: number, patterns: readonly number[]): Predicate {
+    const pairs = this.masksOf(field, patterns);
+    const words = Int32Array.from(pairs, (p) => p[0]);
+    const bits = Uint32Array.from(pairs, (p) => p[1]);
     if (words.length === 1) {
       const w = words[0] as number;
       const m = bits[0] as number;
@@ -207,39 +245,6 @@ export class RuleEngine implements CompiledRuleSet {
     if (!Number.isInteger(f) || f < 0 || f >= this.fields.length) throw new CompiledRuleSetError(`field id ${f} out of range`);
     return f;
   }
-}
-
-/**
- * and/or have no side effects, so their operands may run in any order: cheap tests (a number, a short keyword such
- * as process.name) first, so most rules are decided before anything scans process.args or command_line.
- */
-function cheapestFirst(args: readonly Formula[], fields: readonly FieldJson[]): Formula[] {
-  const cost = (f: Formula): number => {
-    switch (f.op) {
-      case 'const':
-        return 0;
-      case 'not':
-        return cost(f.arg);
-      case 'and':
-      case 'or':
-        return f.args.reduce((n, a) => n + cost(a), 0);
-      case 'match':
-        return scanWeight(fields[f.field]?.path ?? '');
-      default:
-        return 0.5;
-    }
-  };
-  return args
-    .map((f, i) => ({ f, i, c: cost(f) }))
-    .sort((a, b) => a.c - b.c || a.i - b.i)
-    .map((x) => x.f);
-}
-
-/** Relative cost of scanning a field: long values and arrays of them cost most. */
-function scanWeight(path: string): number {
-  if (/(^|\.)(args|command_line|env_vars)$/.test(path)) return 20;
-  if (/(^|\.)(executable|working_directory|path)$/.test(path)) return 3;
-  return 1;
 }
 
 function pathKeys(path: string): string[][] {

@@ -1,0 +1,113 @@
+/**
+ * Semantics-preserving rewrites of rule formulas for the evaluator, and the choice of each rule's gate.
+ * and/or/not over side-effect-free atoms can be flattened, reordered and merged freely:
+ *   - same-field alternatives merge: `f:(a) or f:(b)` = `f:(a,b)`, and `not f:(a) and not f:(b)` = `not f:(a,b)`
+ *     (both are "some element matches one of the ids", so one bit test replaces several);
+ *   - operands run cheapest first (numbers and short keyword fields before args / command_line);
+ *   - a rule's gate is one positive match atom every match needs; the evaluator tests it inline before calling
+ *     the rule, so a benign event costs most rules a single bit test.
+ */
+import type { FieldJson, Formula } from './formula';
+
+/** Fields nearly every process event satisfies (`event.type == "start"`): useless as a gate. */
+const UNSELECTIVE_FIELDS = new Set(['event.category', 'event.type', 'event.action', 'event.kind', 'host.os.type']);
+
+export function simplify(f: Formula): Formula {
+  switch (f.op) {
+    case 'not': {
+      const inner = simplify(f.arg);
+      if (inner.op === 'const') return { op: 'const', value: !inner.value };
+      return inner.op === 'not' ? inner.arg : { op: 'not', arg: inner };
+    }
+    case 'and':
+    case 'or':
+      return simplifyLogical(f.op, f.args);
+    default:
+      return f;
+  }
+}
+
+function simplifyLogical(op: 'and' | 'or', args: readonly Formula[]): Formula {
+  const absorbing = op === 'or';
+  const flat: Formula[] = [];
+  for (const a of args) {
+    const s = simplify(a);
+    if (s.op === 'const') {
+      if (s.value === absorbing) return s;
+      continue;
+    }
+    if (s.op === op) flat.push(...s.args);
+    else flat.push(s);
+  }
+  const merged = mergeSameField(op, flat);
+  if (merged.length === 0) return { op: 'const', value: !absorbing };
+  return merged.length === 1 ? (merged[0] as Formula) : { op, args: merged };
+}
+
+/** or: positive match atoms on one field become one atom; and: negated ones do. */
+function mergeSameField(op: 'and' | 'or', args: readonly Formula[]): Formula[] {
+  const out: Formula[] = [];
+  const byField = new Map<number, { ids: Set<number>; index: number }>();
+  for (const a of args) {
+    const atom = op === 'or' ? a : a.op === 'not' ? a.arg : undefined;
+    if (atom === undefined || atom.op !== 'match') {
+      out.push(a);
+      continue;
+    }
+    const seen = byField.get(atom.field);
+    if (seen === undefined) {
+      byField.set(atom.field, { ids: new Set(atom.patterns), index: out.length });
+      out.push(a);
+    } else {
+      for (const id of atom.patterns) seen.ids.add(id);
+    }
+  }
+  for (const [field, { ids, index }] of byField) {
+    const atom: Formula = { op: 'match', field, patterns: [...ids].sort((x, y) => x - y) };
+    out[index] = op === 'or' ? atom : { op: 'not', arg: atom };
+  }
+  return out;
+}
+
+/** Relative cost of scanning a field: long values and arrays of them cost most. */
+function scanWeight(path: string): number {
+  if (/(^|\.)(args|command_line|env_vars)$/.test(path)) return 20;
+  if (/(^|\.)(executable|working_directory|path)$/.test(path)) return 3;
+  return 1;
+}
+
+function cost(f: Formula, fields: readonly FieldJson[]): number {
+  switch (f.op) {
+    case 'const':
+      return 0;
+    case 'not':
+      return cost(f.arg, fields);
+    case 'and':
+    case 'or':
+      return f.args.reduce((n, a) => n + cost(a, fields), 0);
+    case 'match':
+      return scanWeight(fields[f.field]?.path ?? '');
+    default:
+      return 0.5;
+  }
+}
+
+/** The operands of and/or, cheapest first (stable, so equal costs keep the rule author's order). */
+export function cheapestFirst(args: readonly Formula[], fields: readonly FieldJson[]): Formula[] {
+  return args
+    .map((f, i) => ({ f, i, c: cost(f, fields) }))
+    .sort((a, b) => a.c - b.c || a.i - b.i)
+    .map((x) => x.f);
+}
+
+/** A positive match atom the whole formula implies, on the most selective, cheapest field; undefined if none. */
+export function chooseGate(f: Formula, fields: readonly FieldJson[]): (Formula & { op: 'match' }) | undefined {
+  const candidates = (f.op === 'and' ? f.args : [f]).filter((a): a is Formula & { op: 'match' } => a.op === 'match');
+  const rank = (a: Formula & { op: 'match' }): number => {
+    const path = fields[a.field]?.path ?? '';
+    return (UNSELECTIVE_FIELDS.has(path) ? 1000 : 0) + scanWeight(path);
+  };
+  let best: (Formula & { op: 'match' }) | undefined;
+  for (const c of candidates) if (best === undefined || rank(c) < rank(best)) best = c;
+  return best;
+}
