@@ -42,6 +42,8 @@ export interface ReporterOptions {
   batchMaxBytes?: number;
   /** Batches sent and not yet acknowledged. */
   windowBatches?: number;
+  /** Alerts handed to write() and not yet on disk before write() makes the caller wait. */
+  maxPendingWrites?: number;
   log?: ReporterLog;
 }
 
@@ -53,6 +55,8 @@ export interface ReporterStats {
   lastError: string | null;
   delivered: number;
   connects: number;
+  /** Alerts lost because the spool could not write them (disk full, I/O error). */
+  writeErrors: number;
   spool: SpoolStats;
 }
 
@@ -72,6 +76,8 @@ export class Reporter implements AlertSink {
   private stopped = false;
   private lastDelivery: string | null = null;
   private lastError: string | null = null;
+  private pendingWrites = 0;
+  private writeErrors = 0;
   private delivered = 0;
   private connects = 0;
   private readonly log: ReporterLog;
@@ -89,6 +95,7 @@ export class Reporter implements AlertSink {
       batchMaxAlerts: 500,
       batchMaxBytes: 512 * 1024,
       windowBatches: 4,
+      maxPendingWrites: 10_000,
       ...opts,
     };
     this.log = opts.log ?? (() => undefined);
@@ -105,16 +112,38 @@ export class Reporter implements AlertSink {
     return reporter;
   }
 
-  /** Resolves once the alert is durable in the spool (not when it is delivered). */
-  async write(alert: AlertDocument): Promise<void> {
-    await this.spool.append(alert);
+  /**
+   * The AlertSink entry: hands the alert to the spool without waiting for its fsync, so an
+   * alert storm is group-committed instead of paying one fsync per alert; only when
+   * `maxPendingWrites` are waiting for the disk does the pipeline wait (backpressure).
+   * A spool write that fails (disk full) is logged and counted, never thrown at the pipeline.
+   */
+  write(alert: AlertDocument): void | Promise<void> {
+    this.pendingWrites++;
+    const done = this.spoolAlert(alert).then(
+      () => {
+        this.pendingWrites--;
+      },
+      (err: unknown) => {
+        this.pendingWrites--;
+        this.writeErrors++;
+        this.log('error', `cannot spool an alert (it is lost): ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+    return this.pendingWrites >= this.opts.maxPendingWrites ? done : undefined;
+  }
+
+  /** Resolves with the alert's sequence number once it is durable in the spool (not delivered). */
+  spoolAlert(alert: AlertDocument): Promise<number> {
+    return this.spool.append(alert);
   }
 
   /** Resolves when the collector has acknowledged everything spooled so far. */
-  drained(): Promise<void> {
+  async drained(): Promise<void> {
+    await this.spool.sync();
     const seq = this.spool.lastSeq;
-    if (this.spool.acked >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
+    if (this.spool.acked >= seq) return;
+    await new Promise<void>((resolve) => this.ackWaiters.push({ seq, resolve }));
   }
 
   stats(): ReporterStats {
@@ -124,6 +153,7 @@ export class Reporter implements AlertSink {
       lastError: this.lastError,
       delivered: this.delivered,
       connects: this.connects,
+      writeErrors: this.writeErrors,
       spool: this.spool.stats(),
     };
   }
@@ -288,6 +318,7 @@ export class Reporter implements AlertSink {
         spool_bytes: spool.bytes,
         spool_dropped: spool.dropped,
         spool_truncated: spool.truncated,
+        spool_write_errors: this.writeErrors,
         last_delivery: this.lastDelivery,
       };
       this.send({ type: 'health', at: new Date().toISOString(), stats });

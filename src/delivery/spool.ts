@@ -250,6 +250,11 @@ export class Spool extends EventEmitter {
     });
   }
 
+  /** Resolves when every append made so far is on disk. */
+  sync(): Promise<void> {
+    return this.serialize(() => this.flushPending());
+  }
+
   /**
    * Up to `maxEntries` / about `maxBytes` of entries with seq >= fromSeq, in order. Entries
    * below the oldest retained one are gone (acked, or dropped when the spool was full).
@@ -315,7 +320,7 @@ export class Spool extends EventEmitter {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.serialize(() => this.flushPending());
+    await this.sync();
     this.closed = true;
     await this.serialize(async () => {
       await this.removeAcked(true);

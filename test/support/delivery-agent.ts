@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
-    const p: Promise<void> = reporter.write(testAlert(i, agentId)).then(() => {
+    const p: Promise<void> = reporter.spoolAlert(testAlert(i, agentId)).then(() => {
       durable++;
       inflight.delete(p);
       if (durable % 50 === 0 || durable === count) out({ spooled: durable });
