@@ -146,6 +146,16 @@ describe('daemon: logging', () => {
     assert.throws(() => createLogger(logConfig(path.join(blocked, 'logs'))), new RegExp(`^Error: ${path.join(blocked, 'logs', AGENT_LOG_NAME)}: cannot open the log \\(ENOTDIR\\); check log.directory$`));
   });
 
+  it('counts an alert it cannot serialize instead of throwing into the pipeline', async () => {
+    const logger = createLogger(logConfig(dir));
+    const hostile = { event: { kind: 'alert' }, weird: { toJSON: () => { throw new Error('no'); } } };
+    await logger.alerts.write(hostile as unknown as Record<string, never>);
+    await logger.alerts.write({ event: { kind: 'alert' }, n: 1 });
+    await logger.close();
+    assert.deepEqual(logger.dropped(), { agentLog: 0, alertLog: 1 });
+    assert.equal(readLines(path.join(dir, ALERT_LOG_NAME)).length, 1);
+  });
+
   it('logs bigint fields (record timestamps) as strings rather than crashing', async () => {
     const logger = createLogger(logConfig(dir));
     logger.log.info('record', { timeNs: 1700000000000000000n });

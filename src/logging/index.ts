@@ -40,7 +40,6 @@ export interface LoggerOptions {
   stderr?: boolean;
 }
 
-
 /** winston info -> redacted ecs-logging document, serialized into info[MESSAGE]. */
 function ecsFormat(redactor: Redactor): winston.Logform.Format {
   return winston.format((info) => {
@@ -87,8 +86,15 @@ export function createLogger(config: Pick<AgentConfig, 'log'>, options: LoggerOp
     redactor,
     alerts: {
       write(alert: AlertDocument): void {
-        // The redactor has turned bigints into strings, so a plain stringify (no slow replacer) is safe.
-        alertFile.writeLine(JSON.stringify(redactor.redact(alert)));
+        let line: string;
+        try {
+          // The redactor has turned bigints into strings, so a plain stringify (no slow replacer) is safe.
+          line = JSON.stringify(redactor.redact(alert));
+        } catch {
+          alertFile.dropped++;
+          return;
+        }
+        alertFile.writeLine(line);
       },
     },
     dropped: () => ({ agentLog: agentFile.dropped, alertLog: alertFile.dropped }),
