@@ -7,10 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { opsPerSecond, type BenchResult } from './harness';
-import { compileRuleFiles, loadDefaultRuleSet, loadRuleSet, type CompiledRuleSet } from '../src/rules';
+import { compileRuleFiles, describeFields, loadDefaultRuleSet, loadRuleSet, type CompiledRuleSet } from '../src/rules';
 import type { ParsedQuery } from '../src/rules/eql/ast';
 import { parseQuery } from '../src/rules/eql/parser';
-import { RuleEngine } from '../src/rules/engine';
 import { flatten, ReferenceRule, type MatcherFactory } from '../test/support/eql-reference';
 import { FIXTURES_DIR } from '../test/support/paths';
 import { prng } from '../test/support/random';
@@ -178,7 +177,7 @@ export async function run(): Promise<BenchResult[]> {
   fs.rmSync(dir, { recursive: true, force: true });
   results.push({ name: `rules: compile ${all.rules.length} macOS process rules (ms)`, value: compileMs, unit: 'ms', baseline: { name: 'load compiled rules.bin', value: loadMs }, target: '< 200 ms' });
 
-  const fields = (set: CompiledRuleSet): string[] => (set instanceof RuleEngine ? set.fields.map((f) => f.path) : []);
+  const fields = (set: CompiledRuleSet): string[] => describeFields(set).map((f) => f.path);
 
   const def = loadDefaultRuleSet();
   const defEngine = engineRate(def, events);

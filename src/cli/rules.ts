@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import { CliError } from './errors';
 import { DEFAULT_MAX_LINE_BYTES, decodeLine, parseJson, printable, splitLines } from '../sources/lines';
-import { compileRuleFiles, CompiledRuleSetError, loadRuleSet, type CompiledRuleSet, type RuleError } from '../rules';
+import { compileRuleFiles, CompiledRuleSetError, describeFields, loadRuleSet, type CompiledRuleSet, type RuleError } from '../rules';
 
 const USAGE = `usage:
-  keysentry rules check <rule files or folders...>
+  keysentry rules check [-v] <rule files or folders...>   (-v: each field's pattern count and matcher strategies)
   keysentry rules compile <rule files or folders...> -o <rules.bin|rules.json> [--allow-errors]
   keysentry rules test <rule files, folders or compiled set...> <events.ndjson>
 `;
@@ -51,10 +51,15 @@ function report(set: CompiledRuleSet): string {
   return lines.join('\n') + '\n';
 }
 
-function check(paths: string[]): number {
+function check(args: string[]): number {
+  const verbose = args.includes('-v') || args.includes('--verbose');
+  const paths = args.filter((a) => a !== '-v' && a !== '--verbose');
   if (paths.length === 0) throw new CliError(`rules check needs at least one path\n${USAGE}`);
   const set = loadRuleSet(paths);
   process.stdout.write(report(set));
+  if (verbose) {
+    for (const f of describeFields(set)) process.stdout.write(`field        ${f.path} (${f.kind}): ${f.patterns} patterns${f.strategies.length > 0 ? `: ${f.strategies.join(' + ')}` : ''}\n`);
+  }
   return set.errors.length > 0 ? 1 : 0;
 }
 
