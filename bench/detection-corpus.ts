@@ -13,10 +13,9 @@ import { CS_ADHOC, CS_SIGNED, CS_VALID } from '../src/process/codesign';
 import { basename, toEcsEvent, type HostInfo } from '../src/process/ecs';
 import { enrichEvent } from '../src/process/normalize';
 import { ProcessTable } from '../src/process/table';
-import { DEFAULT_RULES_DIR, loadRuleSet, type CompiledRuleSet } from '../src/rules';
+import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR, type CompiledRuleSet } from '../src/rules';
 
 export const CORPUS_DIR = path.resolve(__dirname, '..', '..', 'test', 'corpus');
-export const PACK_RULES_DIR = path.join(path.dirname(DEFAULT_RULES_DIR), 'keysentry-keychain');
 
 /**
  * How an image is signed: `apple` (platform binary), `devid:<TEAM>:<signing id>`, `adhoc`,
@@ -55,7 +54,7 @@ export class CorpusError extends Error {
 }
 
 const DEFAULT_USER = { name: 'alice', uid: 501 };
-const HOST: HostInfo = { hostname: 'corpus-mac', id: 'corpus', osType: 'macos' };
+export const CORPUS_HOST: HostInfo = { hostname: 'corpus-mac', id: 'corpus', osType: 'macos' };
 
 export function loadCorpus(dir = CORPUS_DIR): Corpus {
   return { thefts: readCases(path.join(dir, 'thefts.json'), true), legitimate: readCases(path.join(dir, 'legitimate.json'), false) };
@@ -100,12 +99,14 @@ function signature(spec: SignatureSpec, where: string, exe = ''): CodeSignatureI
   throw new CorpusError(`${where}: signature "${spec}" is not apple, adhoc, unsigned or devid:TEAM:SIGNING_ID`);
 }
 
-/** The ECS events one case's execs become, each with its parent resolved through a process table. */
-export function caseEvents(c: CorpusCase, enrich: boolean): EcsProcessEvent[] {
-  const table = new ProcessTable({ hostId: HOST.id ?? '' });
+/**
+ * The exec records one case becomes, as a source would report them: each exec preceded by
+ * its parent's exec, so the process table resolves the parent's image and signature.
+ */
+export function caseRecords(c: CorpusCase): { record: ExecRecord; isCaseExec: boolean }[] {
   let pid = 1000;
   let timeNs = 1_764_720_000_000_000_000n;
-  return c.execs.map((e) => {
+  return c.execs.flatMap((e) => {
     const user = e.user === undefined ? DEFAULT_USER : { name: e.user, uid: e.uid ?? 501 };
     const cwd = e.cwd ?? (user.uid === 0 ? '/var/root' : `/Users/${user.name}`);
     const parentExe = e.parent?.exe ?? '/bin/zsh';
@@ -120,7 +121,6 @@ export function caseEvents(c: CorpusCase, enrich: boolean): EcsProcessEvent[] {
       uid: user.uid,
       userName: user.name,
     };
-    table.apply(parent);
     const record: ExecRecord = {
       kind: 'exec',
       timeNs: timeNs++,
@@ -133,10 +133,25 @@ export function caseEvents(c: CorpusCase, enrich: boolean): EcsProcessEvent[] {
       userName: user.name,
       parent: { pid: parentPid, pidversion: 1 },
     };
-    const event = toEcsEvent(record, table.apply(record), HOST);
-    if (enrich) enrichEvent(event);
-    return event;
+    return [
+      { record: parent, isCaseExec: false },
+      { record, isCaseExec: true },
+    ];
   });
+}
+
+/** The ECS events of one case's execs (not of their parents), through a process table. */
+export function caseEvents(c: CorpusCase, enrich: boolean): EcsProcessEvent[] {
+  const table = new ProcessTable({ hostId: CORPUS_HOST.id ?? '' });
+  const events: EcsProcessEvent[] = [];
+  for (const { record, isCaseExec } of caseRecords(c)) {
+    const resolution = table.apply(record);
+    if (!isCaseExec) continue;
+    const event = toEcsEvent(record, resolution, CORPUS_HOST);
+    if (enrich) enrichEvent(event);
+    events.push(event);
+  }
+  return events;
 }
 
 export interface RuleSetUnderTest {

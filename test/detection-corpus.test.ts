@@ -2,7 +2,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CORPUS_DIR, CorpusError, evaluateCorpus, loadCorpus, PACK_SET, reportRuleSets, SHIPPED_SET, STOCK_SET } from '../bench/detection-corpus';
+import { spawnSync } from 'node:child_process';
+import { caseRecords, CORPUS_DIR, CORPUS_HOST, CorpusError, evaluateCorpus, loadCorpus, PACK_SET, reportRuleSets, SHIPPED_SET, STOCK_SET } from '../bench/detection-corpus';
+import { RecordingWriter } from '../src/sources/recording';
+import { REPO_ROOT } from './support/paths';
 
 describe('detection: corpus report', () => {
   const corpus = loadCorpus();
@@ -36,6 +39,43 @@ describe('detection: corpus report', () => {
     const stock = byName(STOCK_SET);
     const caught = new Set(stock.thefts.filter((v) => v.fired).map((v) => v.case.id));
     for (const id of ['art-t1555.001-copy-with-cat', 'security-export-identities', 'scp-exfiltration', 'unicode-kelvin-sign']) assert.ok(caught.has(id), id);
+  });
+
+  it('the pack raises at most one alert per exec, and catches every theft the stock rule catches', () => {
+    const pack = byName(PACK_SET);
+    for (const v of [...pack.thefts, ...pack.legitimate]) for (const fired of v.firedByExec) assert.ok(fired.length <= 1, `${v.case.id}: ${fired.join(', ')}`);
+    const caughtByPack = new Set(pack.thefts.filter((v) => v.fired).map((v) => v.case.id));
+    for (const v of byName(STOCK_SET).thefts) if (v.fired) assert.ok(caughtByPack.has(v.case.id), v.case.id);
+  });
+
+  it('keysentry replay --pack raises the same alerts from a recording of the corpus', async function () {
+    this.timeout(120_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-corpus-replay-'));
+    try {
+      const file = path.join(dir, 'corpus.jsonl');
+      const writer = new RecordingWriter(fs.createWriteStream(file), { host: CORPUS_HOST, source: 'corpus', startedAt: '2026-12-03T00:00:00.000Z' });
+      // Cases are replayed back to back: pids restart per case, so each case's pids are offset.
+      const expected: string[] = [];
+      const shipped = byName(SHIPPED_SET);
+      let offset = 0;
+      for (const v of [...shipped.thefts, ...shipped.legitimate]) {
+        for (const { record } of caseRecords(v.case)) {
+          const moved = { ...record, process: { ...record.process, pid: record.process.pid + offset } };
+          if (record.parent !== undefined) moved.parent = { ...record.parent, pid: record.parent.pid + offset };
+          await writer.write(moved);
+        }
+        offset += 10_000;
+        for (const fired of v.firedByExec) expected.push(...fired);
+      }
+      await writer.close();
+      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', '--pack', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      assert.equal(run.status, 0, run.stderr);
+      const got = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name);
+      assert.deepEqual(got.sort(), expected.sort());
+      assert.match(run.stderr, /0 rejected/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects a corpus case without a source, saying which file and case', () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { caseEvents, PACK_RULES_DIR, type CorpusExec } from '../bench/detection-corpus';
-import { canonicalPath, enrichEvent, findSubcommand, LIMITS, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
-import { DEFAULT_RULES_DIR, loadRuleSet } from '../src/rules';
+import { caseEvents, type CorpusExec } from '../bench/detection-corpus';
+import { canonicalPath, enrichEvent, findSubcommand, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
+import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 
 function norm(args: string[], extra: Partial<NormalizeInput> = {}) {
   return normalizeArguments({ args, processName: args[0], ...extra });
@@ -54,7 +54,7 @@ describe('detection: argument normalization', () => {
       assert.deepEqual(norm(['cat', '~/Library/Keychains']).paths, ['~/Library/Keychains']);
     });
     it('does not take $HOMEBREW_PREFIX for $HOME', () => {
-      assert.deepEqual(norm(['ls', '$HOMEBREW_PREFIX/bin'], { userName: 'bob', cwd: '/x' }).paths, ['/x/$HOMEBREW_PREFIX/bin']);
+      assert.deepEqual(norm(['ls', '$HOMEBREW_PREFIX/Library/Keychains'], { userName: 'bob', cwd: '/x' }).paths, ['/x/$HOMEBREW_PREFIX/Library/Keychains']);
     });
   });
 
@@ -100,6 +100,21 @@ describe('detection: argument normalization', () => {
       assert.ok(fn.keychainPaths.includes('/Users/bob/Library/Keychains/login.keychain-db'));
       const py = norm(['python3', '-c', 'security=0;(security,"import",shutil.copy("/Users/bob/Library/Keychains/login.keychain-db","/tmp/x"))']);
       assert.ok(py.keychainPaths.includes('/Users/bob/Library/Keychains/login.keychain-db'));
+    });
+  });
+
+  describe('the per-exec pre-check', () => {
+    it('skips execs that cannot name a keychain, and fills nothing for them', () => {
+      assert.ok(!mayNameKeychain(['git', 'rev-parse', '--show-toplevel'], '/Users/bob/src'));
+      assert.deepEqual(norm(['cp', 'a', '/tmp/b'], { cwd: '/Users/bob' }).paths, []);
+    });
+    it('sees keychain names through quoting, escapes, file URLs and the cwd', () => {
+      assert.ok(mayNameKeychain(['sh', '-c', 'cat ~/Library/Key\\chains/login.keychain\\-db'], undefined));
+      assert.ok(mayNameKeychain(['sh', '-c', "cp -R ~/Library/Key''chains /tmp"], undefined));
+      assert.ok(mayNameKeychain(['curl', 'file:///Users/b/Library/Key%63hains/x'], undefined));
+      assert.ok(mayNameKeychain(['cp', 'login.db', '/tmp'], '/Users/bob/Library/Keychains'));
+      assert.ok(mayNameKeychain(['cat', '/Users/b/Library/\u212Aeychains/x'], undefined));
+      assert.deepEqual(norm(['sh', '-c', "cp -R ~/Library/Key''chains /tmp"], { userName: 'bob' }).keychainPaths, ['~/Library/Keychains', '/Users/bob/Library/Keychains']);
     });
   });
 
@@ -183,7 +198,8 @@ describe('detection: the pack through the real engine', () => {
 
   it('the verb exclusion applies to /usr/bin/security with that subcommand only', () => {
     assert.deepEqual(names({ exe: '/usr/bin/security', args: ['security', 'import', 'c.p12', '-k', '/Users/alice/Library/Keychains/login.keychain-db'] }), []);
-    assert.deepEqual(names({ exe: '/usr/bin/security', args: ['security', '-p', 'import', 'export', '-k', '/Users/alice/Library/Keychains/login.keychain-db'] }), [ANY, SECURITY]);
+    assert.deepEqual(names({ exe: '/usr/bin/security', args: ['security', '-p', 'import', 'export', '-k', '/Users/alice/Library/Keychains/login.keychain-db'] }), [ANY]);
+    assert.deepEqual(names({ exe: '/usr/bin/security', args: ['security', '-p', 'import', 'export', '-t', 'identities'] }), [SECURITY]);
     assert.deepEqual(names({ exe: '/tmp/security', sig: 'adhoc', args: ['security', 'import', '/Users/alice/Library/Keychains/login.keychain-db'] }), [ANY]);
   });
 

@@ -30,7 +30,10 @@ export interface NormalizeInput {
 }
 
 export interface NormalizedArgs {
-  /** Canonical absolute path of every path-like argument, option value and script word (first MAX_PATHS). */
+  /**
+   * Canonical absolute path of every argument, option value and path-like script word (first
+   * MAX_PATHS), for execs that may name a keychain (mayNameKeychain); empty for the others.
+   */
   paths: string[];
   /** The subset of all candidate paths (before the MAX_PATHS cap) that contain "keychain" under case folding. */
   keychainPaths: string[];
@@ -71,19 +74,26 @@ const SUBCOMMAND_GRAMMAR: Record<string, string> = { security: 'hilp:qv' };
 const MAX_SUBCOMMAND = 64;
 
 export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
-  const collector = new PathCollector(input);
   const args = input.args;
-  for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
-  const out: NormalizedArgs = {
-    paths: collector.paths,
-    keychainPaths: collector.keychainPaths,
-    dropped: collector.dropped,
-  };
+  const home = homeFor(input);
+  const out: NormalizedArgs = { paths: [], keychainPaths: [], dropped: 0 };
+  if (mayNameKeychain(args, input.cwd)) {
+    const collector = new PathCollector(input, home);
+    for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
+    out.paths = collector.paths;
+    out.keychainPaths = collector.keychainPaths;
+    out.dropped = collector.dropped;
+  }
   const grammar = SUBCOMMAND_GRAMMAR[input.processName ?? ''];
   const subcommand = grammar === undefined ? undefined : findSubcommand(args, grammar);
   if (subcommand !== undefined && subcommand.length <= MAX_SUBCOMMAND) out.subcommand = subcommand;
-  if (collector.home !== undefined) out.home = collector.home;
+  if (home !== undefined) out.home = home;
   return out;
+}
+
+function homeFor(input: NormalizeInput): string | undefined {
+  if (input.userName !== undefined && input.userName !== '') return homeOf(input.userName);
+  return input.userId === '0' ? '/var/root' : undefined;
 }
 
 /** The pipeline's enrichment hook: fills `event.keysentry` from the event's own fields. */
@@ -105,8 +115,14 @@ export function enrichEvent(event: EcsProcessEvent): void {
 
 /** Home directory of a macOS account: root's is /var/root, everyone else's /Users/<name>. */
 export function homeOf(userName: string): string {
-  return userName === 'root' ? '/var/root' : `/Users/${userName}`;
+  if (userName === lastHome.user) return lastHome.home;
+  const home = userName === 'root' ? '/var/root' : `/Users/${userName}`;
+  lastHome = { user: userName, home };
+  return home;
 }
+
+/** Consecutive execs are mostly one user's: remembering the last home saves a string per event. */
+let lastHome = { user: 'root', home: '/var/root' };
 
 /**
  * Lexical canonical form of a path: `//` and `/./` collapsed, `..` applied, trailing slash
@@ -117,6 +133,9 @@ export function homeOf(userName: string): string {
  */
 export function canonicalPath(path: string, base?: string): string {
   const absolute = path.startsWith('/');
+  if (absolute ? isCanonical(path) : base !== undefined && isCanonical(base) && isPlainRelative(path)) {
+    return absolute ? path : base === '/' ? `/${path}` : `${base}/${path}`;
+  }
   const stack: string[] = [];
   if (!absolute && base !== undefined && base.startsWith('/')) pushSegments(stack, base);
   const rooted = absolute || (base !== undefined && base.startsWith('/'));
@@ -124,6 +143,23 @@ export function canonicalPath(path: string, base?: string): string {
   if (!rooted) return stack.length === 0 ? '.' : `./${stack.join('/')}`;
   mapAliases(stack);
   return `/${stack.join('/')}`;
+}
+
+/**
+ * Already canonical: absolute, no empty, `.` or `..` segment, no trailing slash, and not
+ * under an alias prefix (its first letter is not s or p, whatever the case: /System, /private).
+ * Native searches only: this is the common case and must stay cheap.
+ */
+function isCanonical(path: string): boolean {
+  if (path === '/') return true;
+  const first = foldChar(path.charCodeAt(1));
+  if (first === 0x73 || first === 0x70) return false;
+  return path.indexOf('//') < 0 && path.indexOf('/./') < 0 && path.indexOf('/../') < 0 && !path.endsWith('/') && !path.endsWith('/.') && !path.endsWith('/..');
+}
+
+/** A relative path that joins a canonical base without changing it: no empty, `.` or `..` segment. */
+function isPlainRelative(path: string): boolean {
+  return path !== '' && path !== '.' && path !== '..' && !path.startsWith('./') && !path.startsWith('../') && isCanonical(`/${path}`);
 }
 
 function pushSegments(stack: string[], path: string, rooted = true): void {
@@ -174,12 +210,42 @@ function foldEquals(s: string, lower: string): boolean {
   return true;
 }
 
-/** "keychain" occurs in `s` under case folding. Its letters never overlap a shifted copy of themselves, so one pass suffices. */
-export function mentionsKeychain(s: string): boolean {
+/**
+ * Whether resolving this exec's words can yield a path that mentions "keychain": every
+ * transformation below keeps the letters of a word (quotes and backslashes are removed,
+ * bases prepended, `file://` URLs percent-decoded), so the word, the cwd or a quoted or
+ * escaped spelling of it must already contain them. Almost no exec does, and for those
+ * the whole normalization is skipped: this check uses native string search only, because
+ * it runs on every exec and must cost a fraction of rule evaluation.
+ */
+export function mayNameKeychain(args: readonly string[], cwd: string | undefined): boolean {
+  if (cwd !== undefined && cwd.toLowerCase().indexOf('keychain') >= 0) return true;
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i] as string;
+    // Every spelling of the 8 letters (quoted, escaped, percent-encoded) is at least 8 long.
+    if (arg.length < 8) continue;
+    // toLowerCase folds KELVIN SIGN to k and returns the string itself when nothing changes.
+    const lower = arg.toLowerCase();
+    if (lower.indexOf('keychain') >= 0) return true;
+    if (lower.indexOf('\\') >= 0 || lower.indexOf("'") >= 0 || lower.indexOf('"') >= 0) {
+      if (mentionsKeychain(lower, true)) return true;
+    }
+    if (lower.indexOf('%') >= 0 && lower.indexOf('file:') >= 0) return true;
+  }
+  return false;
+}
+
+/**
+ * "keychain" occurs in `s` under case folding (with `throughQuoting`, quote and backslash
+ * characters are skipped, as a shell removes them: `Key\chains`, `Key''chains`). Its
+ * letters never overlap a shifted copy of themselves, so one pass suffices.
+ */
+export function mentionsKeychain(s: string, throughQuoting = false): boolean {
   const needle = 'keychain';
   let matched = 0;
   for (let i = 0; i < s.length; i++) {
     const c = foldChar(s.charCodeAt(i));
+    if (throughQuoting && (c === Ch.Backslash || c === Ch.Quote || c === Ch.DoubleQuote)) continue;
     if (c === needle.charCodeAt(matched)) {
       if (++matched === needle.length) return true;
     } else {
@@ -249,6 +315,11 @@ function isCommandBreak(c: number): boolean {
 /** Outside shell grammar (Python, AppleScript, JavaScript...), these also separate words: `open('/a','rb')`. */
 function isCodePunctuation(c: number): boolean {
   return c === Ch.Comma || c === Ch.OpenBracket || c === Ch.CloseBracket || c === Ch.Plus;
+}
+
+/** A character the tokenizer copies into the current word as it is. */
+function isOrdinary(c: number, shell: boolean): boolean {
+  return !(c === Ch.Quote || c === Ch.DoubleQuote || c === Ch.Backslash || isBlank(c) || isCommandBreak(c) || c === Ch.Less || c === Ch.Greater || (!shell && isCodePunctuation(c)));
 }
 
 /** Characters that make an argument worth reading as script text. */
@@ -359,9 +430,10 @@ function tokenize(text: string, shell: boolean, sink: (w: Word) => void): void {
       i++;
       continue;
     }
-    word += text[i];
+    const start = i;
+    while (++i < text.length && isOrdinary(text.charCodeAt(i), shell));
+    word += text.slice(start, i);
     inWord = true;
-    i++;
   }
   flush();
 }
@@ -377,10 +449,9 @@ class PathCollector {
   private readonly cwd: string | undefined;
   private readonly shell: boolean;
 
-  constructor(input: NormalizeInput) {
+  constructor(input: NormalizeInput, home: string | undefined) {
     this.cwd = input.cwd !== undefined && input.cwd.startsWith('/') ? input.cwd : undefined;
-    if (input.userName !== undefined && input.userName !== '') this.home = homeOf(input.userName);
-    else if (input.userId === '0') this.home = '/var/root';
+    this.home = home;
     this.shell = SHELLS.has(input.processName ?? '');
   }
 
@@ -493,7 +564,8 @@ class PathCollector {
     if (this.seen.has(path)) return;
     let stored = false;
     let left = false;
-    if (mentionsKeychain(path)) {
+    // toLowerCase folds KELVIN SIGN to k: the same test as mentionsKeychain, natively.
+    if (path.toLowerCase().indexOf('keychain') >= 0) {
       if (this.keychainPaths.length < LIMITS.maxKeychainPaths) {
         this.keychainPaths.push(path);
         stored = true;
