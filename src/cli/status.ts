@@ -6,7 +6,12 @@ import { ConfigError, loadAgentConfig } from '../config';
 import { queryStatus, StatusError, type AgentStatus } from '../status';
 import { CliError } from './errors';
 
-const USAGE = 'usage: keysentry status [--socket PATH] [--config PATH] [--json]';
+const USAGE =
+  'usage: keysentry status [--socket PATH] [--config PATH] [--json]\n' +
+  '  --socket  the agent\'s status socket (default: status.socket of the config)\n' +
+  '  --config  the agent\'s config file (default: the platform\'s config location)\n' +
+  '  --json    one JSON document instead of text\n' +
+  'exit status: 0 running, 3 not running, 4 could not tell';
 
 interface StatusArgs {
   socket?: string;
@@ -18,6 +23,7 @@ function parseArgs(argv: string[]): StatusArgs {
   const args: StatusArgs = { json: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
+    if (flag === '--help' || flag === '-h') throw new CliError(USAGE, 0);
     if (flag === '--json') args.json = true;
     else if (flag === '--socket' || flag === '--config') {
       const value = argv[++i];
