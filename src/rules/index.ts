@@ -117,6 +117,20 @@ export function compileRuleFiles(paths: readonly string[], output: string): Comp
   return engineFromPlan(plan);
 }
 
+export interface FieldSummary {
+  path: string;
+  kind: 'string' | 'number' | 'boolean';
+  patterns: number;
+  /** The matcher's strategies for the field's shared pattern set (empty without patterns). */
+  strategies: string[];
+}
+
+/** Every field a rule set reads, with its shared pattern set's size and strategies (`rules check -v`, benchmarks). */
+export function describeFields(set: CompiledRuleSet): FieldSummary[] {
+  if (!(set instanceof RuleEngine)) return [];
+  return set.fields.map((f, i) => ({ path: f.path, kind: f.kind, patterns: f.patterns.length, strategies: set.patternSets[i]?.strategies() ?? [] }));
+}
+
 /** rules/keysentry-keychain/: keysentry's opt-out keychain pack (engineer H, docs/detection.md). */
 export const PACK_RULES_DIR: string = path.join(path.dirname(DEFAULT_RULES_DIR), 'keysentry-keychain');
 
