@@ -77,7 +77,8 @@ function latchedStates(t: AutomatonTables): Uint8Array {
   const covered = new Uint32Array(words);
   for (let changed = true; changed; ) {
     changed = false;
-    for (let q = 0; q < n; q++) {
+    // Targets mostly have higher numbers than their sources: downwards, one pass nearly settles it.
+    for (let q = n - 1; q >= 0; q--) {
       if (latched[q] === 0) continue;
       covered.fill(0);
       let ok = true;
