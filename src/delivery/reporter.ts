@@ -176,7 +176,13 @@ export class Reporter implements AlertSink {
   private connect(): void {
     if (this.stopped) return;
     const tls = this.opts.tls ?? {};
-    const ws = new WebSocket(this.url(), {
+    const url = new URL(this.url());
+    // Masking protects HTTP intermediaries from frames crafted to look like requests (alert
+    // text is attacker-influenced). Inside TLS or on loopback there is no intermediary to
+    // protect, and an all-zero mask lets both ends skip an XOR pass over every byte.
+    const noIntermediary = url.protocol === 'wss:' || ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+    const ws = new WebSocket(url, {
+      generateMask: noIntermediary ? (mask: Buffer) => void mask.fill(0) : undefined,
       headers: { Authorization: `Bearer ${this.opts.token}` },
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
