@@ -84,9 +84,17 @@ export function entityId(tag: string, pid: number, pidversion: number | undefine
   return `${tag}-${pid}-${pidversion ?? ''}-${startNs ?? ''}`;
 }
 
-function keyOf(ref: ProcessRef): string {
-  return ref.pidversion === undefined ? String(ref.pid) : `${ref.pid}:${ref.pidversion}`;
+/**
+ * The table key of a (pid, pidversion): a number, so lookups allocate nothing. pid alone is
+ * -(pid + 1); with a pidversion, pid * 2^32 + pidversion, exact below 2^53 (pid < 2^21, which
+ * covers macOS's 99,999). Anything larger falls back to a string.
+ */
+type Key = number | string;
+function keyOf(ref: ProcessRef): Key {
+  if (ref.pidversion === undefined) return -(ref.pid + 1);
+  return ref.pid < 0x20_0000 ? ref.pid * 0x1_0000_0000 + ref.pidversion : `${ref.pid}:${ref.pidversion}`;
 }
+const pidOnlyKey = (pid: number): Key => -(pid + 1);
 
 function stringBytes(executable: string, args: readonly string[] | undefined): number {
   let n = ENTRY_OVERHEAD_BYTES + executable.length;
@@ -100,11 +108,11 @@ export class ProcessTable {
   private readonly maxBytes: number;
   private readonly graceNs: bigint;
   /** Insertion-ordered, so the first key is the oldest entry. */
-  private readonly byKey = new Map<string, ProcessEntry>();
+  private readonly byKey = new Map<Key, ProcessEntry>();
   /** The newest image of each pid: the answer for refs without a pidversion. */
   private readonly currentByPid = new Map<number, ProcessEntry>();
   /** Ended entries in end order; stale slots (entry since replaced) are skipped. */
-  private endedQueue: Array<{ key: string; entry: ProcessEntry }> = [];
+  private endedQueue: Array<{ key: Key; entry: ProcessEntry }> = [];
   private endedHead = 0;
   private nowNs = 0n;
   private bytes = 0;
@@ -170,7 +178,7 @@ export class ProcessTable {
       if (exact !== undefined) return exact;
       // A generation-less entry (seeded by a source without pidversions) is the only safe
       // fallback: another generation of the pid would be a different image, i.e. a lie.
-      return this.byKey.get(String(ref.pid));
+      return this.byKey.get(pidOnlyKey(ref.pid));
     }
     return this.currentByPid.get(ref.pid);
   }
@@ -207,9 +215,9 @@ export class ProcessTable {
     // The pid's previous image ends here (kept for late lookups). Without pidversions the new
     // image simply takes the pid's slot.
     const newKey = keyOf(record.process);
-    for (const previous of [preEntry, this.currentByPid.get(record.process.pid), this.byKey.get(String(record.process.pid))]) {
-      if (previous !== undefined && keyOf(previous) !== newKey) this.end(keyOf(previous), previous, record.timeNs);
-    }
+    this.endUnlessKey(preEntry, newKey, record.timeNs);
+    this.endUnlessKey(this.currentByPid.get(record.process.pid), newKey, record.timeNs);
+    this.endUnlessKey(this.byKey.get(pidOnlyKey(record.process.pid)), newKey, record.timeNs);
     const process = this.insert(record.process, {
       executable: record.process.executable,
       args: record.args,
@@ -252,14 +260,18 @@ export class ProcessTable {
     return entry;
   }
 
-  private end(key: string, entry: ProcessEntry, atNs: bigint): void {
+  private endUnlessKey(entry: ProcessEntry | undefined, key: Key, atNs: bigint): void {
+    if (entry !== undefined && keyOf(entry) !== key) this.end(keyOf(entry), entry, atNs);
+  }
+
+  private end(key: Key, entry: ProcessEntry, atNs: bigint): void {
     if (entry.endedNs !== undefined) return;
     entry.endedNs = atNs;
     this.endedCount++;
     this.endedQueue.push({ key, entry });
   }
 
-  private remove(key: string, entry: ProcessEntry): void {
+  private remove(key: Key, entry: ProcessEntry): void {
     this.byKey.delete(key);
     if (this.currentByPid.get(entry.pid) === entry) this.currentByPid.delete(entry.pid);
     this.bytes -= entry.bytes;
@@ -269,7 +281,7 @@ export class ProcessTable {
   private expireEnded(): void {
     const q = this.endedQueue;
     while (this.endedHead < q.length) {
-      const slot = q[this.endedHead] as { key: string; entry: ProcessEntry };
+      const slot = q[this.endedHead] as { key: Key; entry: ProcessEntry };
       const live = this.byKey.get(slot.key) === slot.entry;
       if (live && (slot.entry.endedNs as bigint) + this.graceNs > this.nowNs) break;
       if (live) {
@@ -294,16 +306,16 @@ export class ProcessTable {
     }
   }
 
-  private oldestEnded(): { key: string; entry: ProcessEntry } | undefined {
+  private oldestEnded(): { key: Key; entry: ProcessEntry } | undefined {
     const q = this.endedQueue;
     while (this.endedHead < q.length) {
-      const slot = q[this.endedHead++] as { key: string; entry: ProcessEntry };
+      const slot = q[this.endedHead++] as { key: Key; entry: ProcessEntry };
       if (this.byKey.get(slot.key) === slot.entry) return slot;
     }
     return undefined;
   }
 
-  private oldestEntry(): { key: string; entry: ProcessEntry } | undefined {
+  private oldestEntry(): { key: Key; entry: ProcessEntry } | undefined {
     for (const [key, entry] of this.byKey) return { key, entry };
     return undefined;
   }

@@ -30,21 +30,44 @@ function merge(target: JsonObject, key: string, value: unknown, path: string): v
   }
 }
 
+/** Field paths in errors are built on the way out, so the common case allocates none. */
+function under(prefix: string, err: unknown): unknown {
+  return err instanceof FieldError ? new FieldError(`${prefix}.${err.path}`, err.problem) : err;
+}
+
 /** Nests dotted keys at every level; returns the input itself when it has none. */
-export function nestDotted(doc: JsonObject, path = ''): JsonObject {
+export function nestDotted(doc: JsonObject): JsonObject {
   let dotted = false;
   for (const key of Object.keys(doc)) {
-    const v = doc[key];
-    if (key.includes('.')) dotted = true;
-    else if (isObject(v)) {
-      const nested = nestDotted(v, path + key + '.');
-      if (nested !== v) setOwn(doc, key, nested);
+    if (key.includes('.')) {
+      dotted = true;
+      continue;
     }
+    const v = doc[key];
+    if (!isObject(v)) continue;
+    let nested: JsonObject;
+    try {
+      nested = nestDotted(v);
+    } catch (err) {
+      throw under(key, err);
+    }
+    if (nested !== v) setOwn(doc, key, nested);
   }
-  if (!dotted) return doc;
+  return dotted ? nestLevel(doc) : doc;
+}
+
+/** One level with dotted keys: "a.b.c": v becomes a: { b: { c: v } }, merged with the nested spelling. */
+function nestLevel(doc: JsonObject): JsonObject {
   const out: JsonObject = {};
   for (const [key, v0] of Object.entries(doc)) {
-    const v = isObject(v0) && key.includes('.') ? nestDotted(v0, path + key + '.') : v0;
+    let v = v0;
+    if (isObject(v0) && key.includes('.')) {
+      try {
+        v = nestDotted(v0);
+      } catch (err) {
+        throw under(key, err);
+      }
+    }
     const segments = key.split('.');
     let target = out;
     for (let i = 0; i < segments.length - 1; i++) {
@@ -54,11 +77,11 @@ export function nestDotted(doc: JsonObject, path = ''): JsonObject {
         next = {};
         setOwn(target, seg, next);
       } else if (!isObject(next)) {
-        throw new FieldError(path + segments.slice(0, i + 1).join('.'), 'is both a value and an object');
+        throw new FieldError(segments.slice(0, i + 1).join('.'), 'is both a value and an object');
       }
       target = next as JsonObject;
     }
-    merge(target, segments[segments.length - 1] as string, v, path + key);
+    merge(target, segments[segments.length - 1] as string, v, key);
   }
   return out;
 }

@@ -19,25 +19,34 @@ interface AuditToken extends Required<ProcessRef> {
   rgid: number;
 }
 
-function auditToken(v: unknown, path: string): AuditToken {
+function auditToken(v: unknown, path: string, field: string): AuditToken {
+  const where = `${path}.${field}`;
   if (Array.isArray(v)) {
-    if (v.length !== 8) throw new FieldError(path, `expected 8 integers, got ${v.length}`);
-    return {
-      euid: int(v[1], `${path}[1]`),
-      ruid: int(v[3], `${path}[3]`),
-      rgid: int(v[4], `${path}[4]`),
-      pid: pidNumber(v[5], `${path}[5]`),
-      pidversion: pidNumber(v[7], `${path}[7]`),
-    };
+    if (v.length !== 8) throw new FieldError(where, `expected 8 integers, got ${v.length}`);
+    return { euid: int(v[1], where, '[1]'), ruid: int(v[3], where, '[3]'), rgid: int(v[4], where, '[4]'), pid: pidNumber(v[5], where, '[5]'), pidversion: pidNumber(v[7], where, '[7]') };
   }
-  const t = obj(v, path);
-  return {
-    euid: int(t.euid, `${path}.euid`),
-    ruid: int(t.ruid, `${path}.ruid`),
-    rgid: int(t.rgid, `${path}.rgid`),
-    pid: pidNumber(t.pid, `${path}.pid`),
-    pidversion: pidNumber(t.pidversion, `${path}.pidversion`),
-  };
+  const t = obj(v, where);
+  return { euid: int(t.euid, where, 'euid'), ruid: int(t.ruid, where, 'ruid'), rgid: int(t.rgid, where, 'rgid'), pid: pidNumber(t.pid, where, 'pid'), pidversion: pidNumber(t.pidversion, where, 'pidversion') };
+}
+
+function refOf(t: AuditToken): ProcessRef {
+  return { pid: t.pid, pidversion: t.pidversion };
+}
+
+/** The audit token and image of an es_process_t. */
+function esImage(p: JsonObject, path: string): { token: AuditToken; image: ProcessImage } {
+  const token = auditToken(p.audit_token, path, 'audit_token');
+  const executable = str(obj(p.executable, path, 'executable').path, path, 'executable.path');
+  const codeSignature: CodeSignatureInfo = {};
+  const flags = optInt(p.codesigning_flags, path, 'codesigning_flags');
+  if (flags !== undefined) codeSignature.flags = flags;
+  const signingId = optStr(p.signing_id, path, 'signing_id');
+  if (signingId !== undefined) codeSignature.signingId = signingId;
+  const teamId = optStr(p.team_id, path, 'team_id');
+  if (teamId !== undefined) codeSignature.teamId = teamId;
+  const platform = optBool(p.is_platform_binary, path, 'is_platform_binary');
+  if (platform !== undefined) codeSignature.isPlatformBinary = platform;
+  return { token, image: { pid: token.pid, pidversion: token.pidversion, executable, codeSignature } };
 }
 
 interface EsProcess {
@@ -48,30 +57,17 @@ interface EsProcess {
   responsible?: ProcessRef;
 }
 
-function refOf(t: AuditToken): ProcessRef {
-  return { pid: t.pid, pidversion: t.pidversion };
-}
-
+/** An es_process_t with its parent and responsible process. */
 function esProcess(v: unknown, path: string): EsProcess {
   const p = obj(v, path);
-  const token = auditToken(p.audit_token, `${path}.audit_token`);
-  const executable = str(obj(p.executable, `${path}.executable`).path, `${path}.executable.path`);
-  const codeSignature: CodeSignatureInfo = {};
-  const flags = optInt(p.codesigning_flags, `${path}.codesigning_flags`);
-  if (flags !== undefined) codeSignature.flags = flags;
-  const signingId = optStr(p.signing_id, `${path}.signing_id`);
-  if (signingId !== undefined) codeSignature.signingId = signingId;
-  const teamId = optStr(p.team_id, `${path}.team_id`);
-  if (teamId !== undefined) codeSignature.teamId = teamId;
-  const platform = optBool(p.is_platform_binary, `${path}.is_platform_binary`);
-  if (platform !== undefined) codeSignature.isPlatformBinary = platform;
+  const { token, image } = esImage(p, path);
   const parent =
     p.parent_audit_token !== undefined && p.parent_audit_token !== null
-      ? refOf(auditToken(p.parent_audit_token, `${path}.parent_audit_token`))
-      : { pid: pidNumber(p.ppid, `${path}.ppid`) };
-  const out: EsProcess = { token, image: { ...refOf(token), executable, codeSignature }, parent };
+      ? refOf(auditToken(p.parent_audit_token, path, 'parent_audit_token'))
+      : { pid: pidNumber(p.ppid, path, 'ppid') };
+  const out: EsProcess = { token, image, parent };
   if (p.responsible_audit_token !== undefined && p.responsible_audit_token !== null) {
-    out.responsible = refOf(auditToken(p.responsible_audit_token, `${path}.responsible_audit_token`));
+    out.responsible = refOf(auditToken(p.responsible_audit_token, path, 'responsible_audit_token'));
   }
   return out;
 }
@@ -93,7 +89,7 @@ export function esloggerRecord(value: unknown): SourceRecord {
     case ES_EVENT_TYPE_NOTIFY_EXEC: {
       const exec = obj(event.exec, 'event.exec');
       const target = esProcess(exec.target, 'event.exec.target');
-      const before = esProcess(msg.process, 'process');
+      const before = esImage(obj(msg.process, 'process'), 'process');
       const record: SourceRecord = {
         kind: 'exec',
         timeNs,
@@ -115,11 +111,11 @@ export function esloggerRecord(value: unknown): SourceRecord {
     case ES_EVENT_TYPE_NOTIFY_FORK: {
       const child = esProcess(obj(event.fork, 'event.fork').child, 'event.fork.child');
       // The message's process is the one that called fork(): the child's parent, exactly.
-      const forker = auditToken(obj(msg.process, 'process').audit_token, 'process.audit_token');
+      const forker = auditToken(obj(msg.process, 'process').audit_token, 'process', 'audit_token');
       return { kind: 'fork', timeNs, ...seqField, child: child.image, parent: refOf(forker) };
     }
     case ES_EVENT_TYPE_NOTIFY_EXIT: {
-      const exiting = auditToken(obj(msg.process, 'process').audit_token, 'process.audit_token');
+      const exiting = auditToken(obj(msg.process, 'process').audit_token, 'process', 'audit_token');
       const exit = obj(event.exit, 'event.exit');
       const status = optInt(exit.stat, 'event.exit.stat');
       return { kind: 'exit', timeNs, ...seqField, process: refOf(exiting), ...(status === undefined ? {} : { status }) };
