@@ -100,14 +100,44 @@ export function cheapestFirst(args: readonly Formula[], fields: readonly FieldJs
     .map((x) => x.f);
 }
 
-/** A positive match atom the whole formula implies, on the most selective, cheapest field; undefined if none. */
-export function chooseGate(f: Formula, fields: readonly FieldJson[]): (Formula & { op: 'match' }) | undefined {
-  const candidates = (f.op === 'and' ? f.args : [f]).filter((a): a is Formula & { op: 'match' } => a.op === 'match');
-  const rank = (a: Formula & { op: 'match' }): number => {
-    const path = fields[a.field]?.path ?? '';
+/**
+ * Per field, pattern ids of which the formula implies "some element matched one": an and implies what any operand
+ * implies; an or implies, for a field every branch constrains, the union of the branches' ids.
+ */
+function impliedMatches(f: Formula): Map<number, Set<number>> {
+  switch (f.op) {
+    case 'match':
+      return new Map([[f.field, new Set(f.patterns)]]);
+    case 'and': {
+      const out = new Map<number, Set<number>>();
+      for (const a of f.args) for (const [field, ids] of impliedMatches(a)) if (!out.has(field) || (out.get(field) as Set<number>).size > ids.size) out.set(field, ids);
+      return out;
+    }
+    case 'or': {
+      const [first, ...rest] = f.args.map(impliedMatches);
+      const out = new Map<number, Set<number>>();
+      for (const [field, ids] of first ?? []) {
+        if (!rest.every((m) => m.has(field))) continue;
+        const union = new Set(ids);
+        for (const m of rest) for (const id of m.get(field) as Set<number>) union.add(id);
+        out.set(field, union);
+      }
+      return out;
+    }
+    default:
+      return new Map();
+  }
+}
+
+/** A match atom the whole formula implies, on the most selective and cheapest field; undefined if none. */
+export function chooseGate(f: Formula, fields: readonly FieldJson[]): { field: number; patterns: number[] } | undefined {
+  const rank = (field: number): number => {
+    const path = fields[field]?.path ?? '';
     return (UNSELECTIVE_FIELDS.has(path) ? 1000 : 0) + scanWeight(path);
   };
-  let best: (Formula & { op: 'match' }) | undefined;
-  for (const c of candidates) if (best === undefined || rank(c) < rank(best)) best = c;
+  let best: { field: number; patterns: number[] } | undefined;
+  for (const [field, ids] of impliedMatches(f)) {
+    if (best === undefined || rank(field) < rank(best.field)) best = { field, patterns: [...ids] };
+  }
   return best;
 }
