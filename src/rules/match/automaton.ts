@@ -97,6 +97,24 @@ function latchedStates(t: AutomatonTables): Uint8Array {
   return latched;
 }
 
+/** States with a self-loop on every class (and not latched). */
+function stickyStates(t: AutomatonTables, latched: Uint8Array): Uint8Array {
+  const n = t.nfaEdgeStart.length - 1;
+  const sticky = new Uint8Array(n);
+  const classCount = t.alphabet.classCount;
+  const words = (classCount + 31) >>> 5;
+  for (let q = 0; q < n; q++) {
+    if (latched[q] === 1) continue;
+    for (let x = t.nfaEdgeStart[q] as number; x < (t.nfaEdgeStart[q + 1] as number); x++) {
+      if (t.nfaEdgeTarget[x] !== q) continue;
+      let all = true;
+      for (let k = 0; k < classCount && all; k++) if (((t.nfaEdgeClasses[x * words + (k >>> 5)] as number) & (1 << (k & 31))) === 0) all = false;
+      if (all) sticky[q] = 1;
+    }
+  }
+  return sticky;
+}
+
 /**
  * Transition value for entering a state that reports patterns on entry: -(offset) - 2, always
  * below UNKNOWN, so the hot loop's single `t > 0` test keeps the common case short.
@@ -123,10 +141,17 @@ export class AutomatonMatcher {
   private statesByHash = new Map<number, number[]>();
   private flushPending = false;
   private flushCount = 0;
-  // Scratch, sized once: NFA bitsets for the fallback, target lists for determinization.
-  private current: Uint32Array;
-  private next: Uint32Array;
-  private readonly active: Int32Array;
+  // Scratch, sized once: sparse state lists for the NFA continuation, target lists for determinization.
+  private current: Int32Array;
+  private next: Int32Array;
+  private nextCount = 0;
+  private readonly mark: Int32Array;
+  private generation = 0;
+  private readonly sticky: Uint8Array;
+  private readonly isActiveSticky: Uint8Array;
+  private readonly activeSticky: number[] = [];
+  /** Per class: successors of the active sticky states on it. */
+  private readonly stickySuccessors: number[][];
   private readonly live: Int32Array;
   private readonly seen: Int32Array;
   private seenStamp = 0;
@@ -145,10 +170,12 @@ export class AutomatonMatcher {
     this.ascii = alphabet.pages.slice(asciiPage, asciiPage + 128);
     this.latched = latchedStates(tables);
     this.budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / this.classCount)));
-    const stateWords = (this.nfaStates + 31) >>> 5;
-    this.current = new Uint32Array(stateWords);
-    this.next = new Uint32Array(stateWords);
-    this.active = new Int32Array(this.nfaStates);
+    this.current = new Int32Array(this.nfaStates);
+    this.next = new Int32Array(this.nfaStates);
+    this.mark = new Int32Array(this.nfaStates);
+    this.sticky = stickyStates(tables, this.latched);
+    this.isActiveSticky = new Uint8Array(this.nfaStates);
+    this.stickySuccessors = Array.from({ length: this.classCount }, () => []);
     this.live = new Int32Array(this.nfaStates);
     this.seen = new Int32Array(this.nfaStates).fill(-1);
     this.trans = new Int32Array(Math.min(this.budget, 16) * this.classCount);
@@ -312,16 +339,30 @@ export class AutomatonMatcher {
     return undefined;
   }
 
-  /** Bitset simulation of the NFA from DFA state `d`, reading value from index `from` on. */
+  /**
+   * Simulation of the NFA from DFA state `d`, reading value from index `from` on, over a sparse
+   * set of active states. Sticky states (a self-loop on every class: the `*` of `*lit`) stay
+   * active once entered, so they are kept aside and their other successors filed per class once,
+   * on entry; each character then costs the successors filed under its class plus the edges of
+   * the other active states, not the hundreds of `*` states a large unanchored set keeps alive.
+   */
   private continueOnNfa(d: number, value: string, from: number, hits: Uint32Array): void {
-    const { nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds } = this.tables;
+    const { nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses } = this.tables;
     const classWords = this.classWords;
-    const active = this.active;
-    const latched = this.latched;
+    const stickyByClass = this.stickySuccessors;
+    for (const list of stickyByClass) list.length = 0;
+    for (const q of this.activeSticky) this.isActiveSticky[q] = 0;
+    this.activeSticky.length = 0;
     let cur = this.current;
     let nxt = this.next;
-    cur.fill(0);
-    for (const q of this.sets[d] as Int32Array) (cur[q >>> 5] as number) |= 1 << (q & 31);
+    this.nextCount = 0;
+    this.mark.fill(-1);
+    this.generation = 0;
+    for (const q of this.sets[d] as Int32Array) this.enter(q, nxt, hits);
+    let curCount = this.nextCount;
+    let swap = cur;
+    cur = nxt;
+    nxt = swap;
     const n = value.length;
     for (let i = from; i < n; i++) {
       let cp = value.charCodeAt(i);
@@ -332,31 +373,52 @@ export class AutomatonMatcher {
       const k = cp >= 0x10000 ? astralClass(this.tables.alphabet, cp) : (this.pages[((this.pageIndex[cp >>> 8] as number) << 8) | (cp & 0xff)] as number);
       const classWord = k >>> 5;
       const classBit = 1 << (k & 31);
-      nxt.fill(0);
-      let any = 0;
-      const count = listStates(cur, active);
-      for (let j = 0; j < count; j++) {
-        const q = active[j] as number;
+      this.generation++;
+      this.nextCount = 0;
+      const filed = stickyByClass[k] as number[];
+      const filedCount = filed.length;
+      for (let j = 0; j < filedCount; j++) this.enter(filed[j] as number, nxt, hits);
+      for (let j = 0; j < curCount; j++) {
+        const q = cur[j] as number;
         for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
-          if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) === 0) continue;
-          const t = nfaEdgeTarget[x] as number;
-          if (latched[t] === 1) {
-            reportRange(nfaAcceptIds, nfaAcceptStart[t] as number, nfaAcceptStart[t + 1] as number, hits);
-          } else {
-            (nxt[t >>> 5] as number) |= 1 << (t & 31);
-            any = 1;
-          }
+          if (((nfaEdgeClasses[x * classWords + classWord] as number) & classBit) !== 0) this.enter(nfaEdgeTarget[x] as number, nxt, hits);
         }
       }
-      if (any === 0) return;
-      const swap = cur;
+      curCount = this.nextCount;
+      if (curCount === 0 && this.activeSticky.length === 0) return;
+      swap = cur;
       cur = nxt;
       nxt = swap;
     }
-    const count = listStates(cur, active);
-    for (let j = 0; j < count; j++) {
-      const q = active[j] as number;
-      reportRange(nfaAcceptIds, nfaAcceptStart[q] as number, nfaAcceptStart[q + 1] as number, hits);
+    const { nfaAcceptStart, nfaAcceptIds } = this.tables;
+    for (let j = 0; j < curCount; j++) reportRange(nfaAcceptIds, nfaAcceptStart[cur[j] as number] as number, nfaAcceptStart[(cur[j] as number) + 1] as number, hits);
+    for (const q of this.activeSticky) reportRange(nfaAcceptIds, nfaAcceptStart[q] as number, nfaAcceptStart[q + 1] as number, hits);
+  }
+
+  /** NFA state t is reached: report it if latched, keep it aside if sticky, else add it to `into`. */
+  private enter(t: number, into: Int32Array, hits: Uint32Array): void {
+    if (this.mark[t] === this.generation) return;
+    this.mark[t] = this.generation;
+    if (this.latched[t] === 1) {
+      reportRange(this.tables.nfaAcceptIds, this.tables.nfaAcceptStart[t] as number, this.tables.nfaAcceptStart[t + 1] as number, hits);
+    } else if (this.sticky[t] === 1) {
+      if (this.isActiveSticky[t] === 0) this.activateSticky(t);
+    } else {
+      into[this.nextCount++] = t;
+    }
+  }
+
+  /** Marks sticky state q active and files its other successors under every class that leads to them. */
+  private activateSticky(q: number): void {
+    const { nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses } = this.tables;
+    this.isActiveSticky[q] = 1;
+    this.activeSticky.push(q);
+    for (let x = nfaEdgeStart[q] as number; x < (nfaEdgeStart[q + 1] as number); x++) {
+      const t = nfaEdgeTarget[x] as number;
+      if (t === q) continue;
+      for (let k = 0; k < this.classCount; k++) {
+        if (((nfaEdgeClasses[x * this.classWords + (k >>> 5)] as number) & (1 << (k & 31))) !== 0) (this.stickySuccessors[k] as number[]).push(t);
+      }
     }
   }
 }
@@ -401,18 +463,4 @@ function sortPrefix(a: Int32Array, count: number): void {
 
 function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
-}
-
-/** Writes the indices of the set bits of `bits` into `out`; returns how many. */
-function listStates(bits: Uint32Array, out: Int32Array): number {
-  let count = 0;
-  for (let w = 0; w < bits.length; w++) {
-    let word = bits[w] as number;
-    while (word !== 0) {
-      const low = word & -word;
-      out[count++] = (w << 5) + (31 - Math.clz32(low));
-      word ^= low;
-    }
-  }
-  return count;
 }
