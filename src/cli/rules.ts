@@ -79,13 +79,12 @@ function compile(args: string[]): number {
     }
   }
   if (output === undefined || paths.length === 0) throw new CliError(`rules compile needs rule paths and -o <file>\n${USAGE}`);
-  const probe = loadRuleSet(paths);
-  if (probe.errors.length > 0 && !allowErrors) {
-    process.stdout.write(report(probe));
+  const { set, written } = compileRuleFiles(paths, output, { writeWithErrors: allowErrors });
+  if (!written) {
+    process.stdout.write(report(set));
     process.stderr.write(`not writing ${output}: fix the errors above or pass --allow-errors\n`);
     return 1;
   }
-  const set = compileRuleFiles(paths, output);
   process.stdout.write(`${set.rules.length} rules compiled (${set.unsupported.length} unsupported, ${set.errors.length} errors) -> ${output}\n`);
   return set.errors.length > 0 ? 1 : 0;
 }

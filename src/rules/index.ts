@@ -108,13 +108,17 @@ export function loadRuleSet(paths: readonly string[], options: LoadOptions = {})
   return engineFromPlan(plan);
 }
 
-/** Compiles rule files and writes the compiled form (`keysentry rules compile`). */
-export function compileRuleFiles(paths: readonly string[], output: string): CompiledRuleSet {
+/**
+ * Compiles rule files and writes the compiled form (`keysentry rules compile`). When a rule has an error nothing is
+ * written unless `writeWithErrors` (a half-working rule set should be a decision, not an accident).
+ */
+export function compileRuleFiles(paths: readonly string[], output: string, options: { writeWithErrors?: boolean } = {}): { set: CompiledRuleSet; written: boolean } {
   const { texts, errors, compiled } = readSources(paths);
   if (compiled !== undefined) throw new CompiledRuleSetError(`${compiled.file} is already a compiled rule set; compile the rule files instead`);
   const plan = compileTexts(texts, errors);
-  writeCompiled(output, toPayload(plan, sourcesDigest(texts)));
-  return engineFromPlan(plan);
+  const written = plan.errors.length === 0 || options.writeWithErrors === true;
+  if (written) writeCompiled(output, toPayload(plan, sourcesDigest(texts)));
+  return { set: engineFromPlan(plan), written };
 }
 
 export interface FieldSummary {
