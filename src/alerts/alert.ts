@@ -3,6 +3,18 @@ import type { EcsDocument, EcsObject, EcsValue } from '../model/ecs';
 import type { RuleMeta, ThreatEntry } from '../rules/types';
 import type { AgentInfo, AlertDocument } from './types';
 
+/** threat.* per rule, built once: every alert of the rule gets a copy. */
+const threatByRule = new WeakMap<RuleMeta, EcsObject | null>();
+
+function threatOf(rule: RuleMeta): EcsObject | undefined {
+  let threat = threatByRule.get(rule);
+  if (threat === undefined) {
+    threat = threatFields(rule.threat) ?? null;
+    threatByRule.set(rule, threat);
+  }
+  return threat === null ? undefined : (copyJson(threat) as EcsObject);
+}
+
 /** ECS threat.* is flat with array values; Elastic rule files nest it per framework. */
 function threatFields(threat: readonly ThreatEntry[]): EcsObject | undefined {
   if (threat.length === 0) return undefined;
@@ -64,7 +76,7 @@ export function buildAlert(event: EcsDocument, rule: RuleMeta, agent: AgentInfo)
   };
   if (rule.description !== undefined) ruleFields.description = rule.description;
   alert.rule = ruleFields;
-  const threat = threatFields(rule.threat);
+  const threat = threatOf(rule);
   if (threat !== undefined) alert.threat = threat;
   else delete alert.threat;
   alert.agent = { name: agent.name, version: agent.version, id: agent.id, type: 'keysentry' };

@@ -145,13 +145,8 @@ export class ProcessTable {
         return this.exec(record);
       case 'fork': {
         const parent = this.lookup(record.parent);
-        this.insert(record.child, {
-          executable: record.child.executable || parent?.executable || '',
-          args: parent?.args,
-          codeSignature: record.child.codeSignature ?? parent?.codeSignature,
-          parent: record.parent,
-          startNs: record.timeNs,
-        });
+        const child = record.child;
+        this.insert(child, child.executable || parent?.executable || '', parent?.args, child.codeSignature ?? parent?.codeSignature, record.parent, record.timeNs);
         return undefined;
       }
       case 'exit': {
@@ -160,13 +155,7 @@ export class ProcessTable {
         return undefined;
       }
       case 'seed':
-        this.insert(record.process, {
-          executable: record.process.executable,
-          args: record.args,
-          codeSignature: record.process.codeSignature,
-          parent: record.parent,
-          startNs: record.startTimeNs,
-        });
+        this.insert(record.process, record.process.executable, record.args, record.process.codeSignature, record.parent, record.startTimeNs);
         return undefined;
     }
   }
@@ -201,12 +190,7 @@ export class ProcessTable {
     if (pre !== undefined && preEntry === undefined && pre.pidversion !== undefined) {
       // The old image was never seen (it predates the capture): it is still what this pid
       // was, and what children forked before the exec must resolve to.
-      preEntry = this.insert(pre, {
-        executable: pre.executable,
-        codeSignature: pre.codeSignature,
-        parent: record.parent,
-        startNs: undefined,
-      });
+      preEntry = this.insert(pre, pre.executable, undefined, pre.codeSignature, record.parent, undefined);
     }
     const parentRef = record.parent ?? preEntry?.parent ?? this.currentByPid.get(record.process.pid)?.parent;
     const parent = parentRef === undefined ? undefined : this.lookup(parentRef);
@@ -218,13 +202,7 @@ export class ProcessTable {
     this.endUnlessKey(preEntry, newKey, record.timeNs);
     this.endUnlessKey(this.currentByPid.get(record.process.pid), newKey, record.timeNs);
     this.endUnlessKey(this.byKey.get(pidOnlyKey(record.process.pid)), newKey, record.timeNs);
-    const process = this.insert(record.process, {
-      executable: record.process.executable,
-      args: record.args,
-      codeSignature: record.process.codeSignature,
-      parent: parentRef,
-      startNs: record.timeNs,
-    });
+    const process = this.insert(record.process, record.process.executable, record.args, record.process.codeSignature, parentRef, record.timeNs);
     const responsible = record.responsible === undefined ? undefined : this.lookup(record.responsible);
     const resolution: ExecResolution = { process };
     if (parentRef !== undefined) resolution.parentRef = parentRef;
@@ -238,18 +216,24 @@ export class ProcessTable {
 
   private insert(
     ref: ProcessRef,
-    image: { executable: string; args?: readonly string[]; codeSignature?: CodeSignatureInfo; parent?: ProcessRef; startNs: bigint | undefined },
+    executable: string,
+    args: readonly string[] | undefined,
+    codeSignature: CodeSignatureInfo | undefined,
+    parent: ProcessRef | undefined,
+    startNs: bigint | undefined,
   ): ProcessEntry {
     const key = keyOf(ref);
+    // One shape for every entry (absent fields stay undefined): property reads stay monomorphic.
     const entry: ProcessEntry = {
       pid: ref.pid,
-      ...(ref.pidversion !== undefined ? { pidversion: ref.pidversion } : {}),
-      executable: image.executable,
-      ...(image.args !== undefined ? { args: image.args } : {}),
-      ...(image.codeSignature !== undefined ? { codeSignature: image.codeSignature } : {}),
-      ...(image.parent !== undefined ? { parent: image.parent } : {}),
-      entityId: entityId(this.hostTag, ref.pid, ref.pidversion, image.startNs),
-      bytes: stringBytes(image.executable, image.args),
+      pidversion: ref.pidversion,
+      executable,
+      args,
+      codeSignature,
+      parent,
+      entityId: entityId(this.hostTag, ref.pid, ref.pidversion, startNs),
+      bytes: stringBytes(executable, args),
+      endedNs: undefined,
     };
     const old = this.byKey.get(key);
     if (old !== undefined) this.remove(key, old);

@@ -38,7 +38,9 @@ function under(prefix: string, err: unknown): unknown {
 /** Nests dotted keys at every level; returns the input itself when it has none. */
 export function nestDotted(doc: JsonObject): JsonObject {
   let dotted = false;
-  for (const key of Object.keys(doc)) {
+  // for-in rather than Object.keys: no key array per object. JSON.parse output has no
+  // inherited enumerable keys.
+  for (const key in doc) {
     if (key.includes('.')) {
       dotted = true;
       continue;
