@@ -138,7 +138,7 @@ async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Ext
         alerts: { total: s.alerts, last: s.lastAlert },
         drops: { source: s.lost, rejected: s.rejected, spool: reporter?.spool.dropped ?? 0, log: (logDrops?.agentLog ?? 0) + (logDrops?.alertLog ?? 0) },
         spool: { depth: reporter?.spool.depth ?? 0, bytes: reporter?.spool.bytes ?? 0 },
-        delivery: { url: config.delivery.url, connected: reporter?.connected ?? false, lastDelivery: reporter?.lastDelivery ?? null, lastError: null },
+        delivery: { url: config.delivery.url, connected: reporter?.connected ?? false, lastDelivery: reporter?.lastDelivery ?? null, lastError: reporter?.lastError ?? null },
       };
     });
   } catch (err) {
