@@ -11,13 +11,14 @@ import type { AlertDocument } from '../src/alerts/types';
 import type { SourceRecord } from '../src/model/records';
 import { hostKey, type HostInfo } from '../src/process/ecs';
 import { ProcessTable } from '../src/process/table';
-import { loadDefaultRuleSet } from '../src/rules';
+import { enrichEvent } from '../src/process/normalize';
+import { loadRuleSet } from '../src/rules';
 import { parseEsloggerLine } from '../src/sources/eslogger';
 import { nestDotted } from '../src/sources/ecs-ndjson';
 import { RecordingWriter } from '../src/sources/recording';
 import type { EventSource, SourceItem, SourceStats } from '../src/sources/types';
 import { EXPECTED_ALERTS, keychainScenarioLines } from './support/keychain-scenario';
-import { alertsOf, eventsOf, runKeysentry, tempDir, writeLines } from './support/replay-cli';
+import { alertsOf, DEFAULT_RULE_ID, DEFAULT_RULES, eventsOf, runKeysentry, tempDir, writeLines } from './support/replay-cli';
 
 /** Stands in for a live source: hands over records it was given, in batches. */
 class RecordsSource implements EventSource {
@@ -44,7 +45,7 @@ function flatten(doc: Record<string, unknown>, prefix = '', out: Record<string, 
 
 const summarize = (alerts: Array<Record<string, any>>): unknown[] =>
   alerts.map((a) => ({ pid: a.process.pid, executable: a.process.executable, parent: a.process.parent?.executable, rule: a.rule.id, kind: a.event.kind }));
-const EXPECTED = EXPECTED_ALERTS.map((a) => ({ pid: a.pid, executable: a.executable, parent: a.parentExecutable, rule: '96e90768-c3b7-4df6-b5d9-6237f8bc36a8', kind: 'alert' }));
+const EXPECTED = EXPECTED_ALERTS.map((a) => ({ pid: a.pid, executable: a.executable, parent: a.parentExecutable, rule: DEFAULT_RULE_ID, kind: 'alert' }));
 
 describe('replay: alerts through every reader, parents through the process table', () => {
   const dir = tempDir('keysentry-readers-');
@@ -52,7 +53,7 @@ describe('replay: alerts through every reader, parents through the process table
 
   it('eslogger (audit tokens as objects and as arrays): the theft alerts, the benign execs do not', async () => {
     for (const style of ['object', 'array'] as const) {
-      const run = await runKeysentry(['replay', writeLines(dir, `${style}.json`, keychainScenarioLines(style)), '--format', 'eslogger']);
+      const run = await runKeysentry(['replay', writeLines(dir, `${style}.json`, keychainScenarioLines(style)), '--format', 'eslogger', '--rules', DEFAULT_RULES]);
       assert.equal(run.status, 0, run.stderr);
       assert.deepEqual(summarize(alertsOf(run)), EXPECTED);
       assert.match(run.stderr, /13 events, 30 records, 3 alerts, 0 rejected, 0 lost/);
@@ -67,7 +68,7 @@ describe('replay: alerts through every reader, parents through the process table
     // An Elasticsearch export wraps each document as a search hit.
     const hits = writeLines(dir, 'hits.ndjson', events.map((e, i) => JSON.stringify({ _index: '.ds-logs-endpoint.events.process-default', _id: String(i), _source: flatten(e) })));
     for (const file of [nested, dotted, hits]) {
-      const run = await runKeysentry(['replay', file]);
+      const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
       assert.equal(run.status, 0, run.stderr);
       assert.match(run.stderr, /\(ecs\): 13 events, 0 records, 3 alerts, 0 rejected/);
       const alerts = alertsOf(run);
@@ -104,8 +105,9 @@ describe('replay: alerts through every reader, parents through the process table
       table: new ProcessTable({ hostId: hostKey(host) }),
       host,
       agent: localAgentInfo(),
-      rules: loadDefaultRuleSet(),
+      rules: loadRuleSet([DEFAULT_RULES]),
       sinks: [{ write: (a) => void liveAlerts.push(a) }],
+      enrich: enrichEvent,
       onEvent: () => undefined,
       skip: () => false,
     });
@@ -114,7 +116,7 @@ describe('replay: alerts through every reader, parents through the process table
     await writer.close();
     assert.equal(stats.alerts, 3);
 
-    const run = await runKeysentry(['replay', file]);
+    const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /\(keysentry\): 13 events, 31 records, 3 alerts, 0 rejected, 2 lost/);
     assert.deepEqual(alertsOf(run), JSON.parse(JSON.stringify(liveAlerts)));
@@ -131,7 +133,7 @@ describe('replay: alerts through every reader, parents through the process table
     await writer.write({ kind: 'exec', timeNs: 5n, process: { pid: 3, executable: '/usr/bin/security' }, args: ['security', 'dump-keychain', 'login.keychain'], argsComplete: true, parent: { pid: 1 } });
     await writer.close();
     fs.appendFileSync(file, ['{"kind":"exec","timeNs":5}', '{"kind":"exec","timeNs":"5","process":{"pid":"3","executable":"/x"},"args":[]}', '{"kind":"teleport","timeNs":"1"}'].join('\n') + '\n');
-    const run = await runKeysentry(['replay', file]);
+    const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(alertsOf(run).length, 1);
     assert.match(run.stderr, /bad\.recording:3: timeNs: expected a string, got number/);
