@@ -6,7 +6,8 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadRuleSet, CompiledRuleSetError } from '../src/rules';
+import { createHash } from 'node:crypto';
+import { compileRuleFiles, loadRuleSet, CompiledRuleSetError } from '../src/rules';
 import { FIXTURES_DIR } from './support/paths';
 import { execEvent, ruleToml, tempDir } from './support/rules';
 
@@ -85,6 +86,18 @@ describe('rules: keysentry rules CLI', function () {
 });
 
 describe('rules: compiled-form cache', () => {
+  it('refuses a checksum-valid file whose formulas point outside its tables', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.toml'), ruleToml('process where process.name == "cat"'));
+    const out = path.join(dir, 'rules.json');
+    compileRuleFiles([dir], out);
+    const envelope = JSON.parse(fs.readFileSync(out, 'utf8')) as { sha256: string; payload: { rules: { formula: unknown }[] } };
+    (envelope.payload.rules[0] as { formula: unknown }).formula = { op: 'match', field: 99, patterns: [0] };
+    envelope.sha256 = createHash('sha256').update(JSON.stringify(envelope.payload)).digest('hex');
+    fs.writeFileSync(out, JSON.stringify(envelope));
+    assert.throws(() => loadRuleSet([out]), (err: unknown) => err instanceof CompiledRuleSetError && /malformed compiled rule set: field id 99 out of range/.test(err.message));
+  });
+
   it('writes the cache, reuses it while the sources are unchanged, recompiles when they change, refuses a damaged one', () => {
     const dir = tempDir();
     const rules = path.join(dir, 'rules');
