@@ -3,8 +3,9 @@
  *  - collector ingest with 100 concurrent agents on loopback (agents in a child process,
  *    spools pre-filled), against a bare SQLite insert loop of the same rows and batch size
  *    under the same durability (WAL, synchronous=FULL);
- *  - agent-to-store latency p50/p99 (write() to committed in the collector's store) at a
- *    steady rate, against the round trip of a bare websocket echo at the same rate.
+ *  - agent-to-store latency p50/p99 (write() in the agent process to committed in the
+ *    collector's store) at a steady rate, against the round trip of a bare websocket echo
+ *    at the same rate.
  */
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
@@ -14,8 +15,7 @@ import * as path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startCollector } from '../src/collector/server';
 import { generateToken, TokenSet } from '../src/collector/tokens';
-import { Reporter } from '../src/delivery/reporter';
-import { benchAlert } from './delivery-fleet';
+import { benchAlert, wallClockMs } from './delivery-fleet';
 import { percentile, type BenchResult } from './harness';
 
 const AGENTS = 100;
@@ -30,12 +30,14 @@ function tmp(name: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function collectorIngest(): Promise<number> {
-  const dir = tmp('ingest');
+/** Runs the fleet child against a fresh collector; resolves when every alert is stored and the fleet is gone. */
+async function withFleet(agents: number, count: number, rate: number, onStored: (alerts: Record<string, unknown>[]) => void): Promise<{ startNs: bigint; endNs: bigint }> {
+  const dir = tmp('fleet');
   const token = generateToken();
-  const fleet = spawn(process.execPath, [path.join(__dirname, 'delivery-fleet.js'), dir, String(AGENTS), String(PER_AGENT)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const fleet = spawn(process.execPath, [path.join(__dirname, 'delivery-fleet.js'), dir, String(agents), String(count), String(rate)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((r) => fleet.once('exit', r));
   const lines: string[] = [];
-  const waitLine = (want: string): Promise<void> =>
+  const seen = (want: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         if (lines.includes(want)) resolve();
@@ -44,27 +46,33 @@ async function collectorIngest(): Promise<number> {
         lines.push(...d.toString().split('\n').filter(Boolean));
         check();
       });
-      fleet.on('exit', (code) => (code === 0 ? check() : reject(new Error(`fleet exited ${code}`))));
+      void exited.then((code) => (code === 0 ? check() : reject(new Error(`delivery fleet exited ${code}`))));
       check();
     });
-  await waitLine('ready');
+  await seen('ready');
   const collector = await startCollector({ db: path.join(dir, 'collector.db'), tokens: TokenSet.fromTokens([{ token }]) });
-  const total = AGENTS * PER_AGENT;
+  const total = agents * count;
   let stored = 0;
-  const start = process.hrtime.bigint();
+  const startNs = process.hrtime.bigint();
   const all = new Promise<bigint>((resolve) =>
-    collector.events.on('stored', (e: { stored: number }) => {
+    collector.events.on('stored', (e: { stored: number; alerts: Record<string, unknown>[] }) => {
+      onStored(e.alerts);
       stored += e.stored;
       if (stored >= total) resolve(process.hrtime.bigint());
     }),
   );
   fleet.stdin.write(`${collector.url} ${token}\n`);
-  const end = await all;
-  await waitLine('done');
-  if (fleet.exitCode === null) await new Promise((r) => fleet.once('exit', r));
+  const endNs = await all;
+  await seen('done');
+  await exited;
   await collector.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return (total * 1e9) / Number(end - start);
+  return { startNs, endNs };
+}
+
+async function collectorIngest(): Promise<number> {
+  const { startNs, endNs } = await withFleet(AGENTS, PER_AGENT, 0, () => undefined);
+  return (AGENTS * PER_AGENT * 1e9) / Number(endNs - startNs);
 }
 
 /** The same rows, the same statement shape and batch size, straight into SQLite. */
@@ -94,27 +102,11 @@ function sqliteInsertLoop(): number {
 }
 
 async function deliveryLatency(): Promise<number[]> {
-  const dir = tmp('latency');
-  const token = generateToken();
-  const collector = await startCollector({ db: path.join(dir, 'collector.db'), tokens: TokenSet.fromTokens([{ token }]) });
-  const reporter = await Reporter.start({ url: collector.url, token, stateDir: path.join(dir, 'agent'), agent: { id: 'lat', name: 'keysentry', version: 'bench' } });
-  const sentAt = new Map<number, number>();
   const latencies: number[] = [];
-  collector.events.on('stored', (e: { alerts: { bench?: { index?: number } }[] }) => {
-    const now = performance.now();
-    for (const a of e.alerts) {
-      const t = sentAt.get(a.bench?.index ?? -1);
-      if (t !== undefined) latencies.push(now - t);
-    }
+  await withFleet(1, LATENCY_SAMPLES, LATENCY_RATE, (alerts) => {
+    const now = wallClockMs();
+    for (const a of alerts) latencies.push(now - ((a.bench as { sent_at: number }).sent_at));
   });
-  await paced(LATENCY_SAMPLES, LATENCY_RATE, (i) => {
-    sentAt.set(i, performance.now());
-    void reporter.write(benchAlert(0, i));
-  });
-  await reporter.drained();
-  await reporter.close();
-  await collector.close();
-  fs.rmSync(dir, { recursive: true, force: true });
   return latencies.sort((a, b) => a - b);
 }
 

@@ -40,8 +40,10 @@ export interface ReporterOptions {
   backoffMaxMs?: number;
   batchMaxAlerts?: number;
   batchMaxBytes?: number;
-  /** Batches sent and not yet acknowledged. */
-  windowBatches?: number;
+  /** Alerts sent and not yet acknowledged; default 4 batches' worth. */
+  windowAlerts?: number;
+  /** Bytes queued on the socket beyond which sending waits; default 4 batches' worth. */
+  windowBytes?: number;
   /** Alerts handed to write() and not yet on disk before write() makes the caller wait. */
   maxPendingWrites?: number;
   log?: ReporterLog;
@@ -65,7 +67,8 @@ export class Reporter implements AlertSink {
   private ws: WebSocket | null = null;
   private ready = false;
   private sentUpTo = 0;
-  private inflight: number[] = [];
+  /** The collector's cumulative ack on this connection. */
+  private ackedOnLink = 0;
   private pumping = false;
   private pumpAgain = false;
   private attempt = 0;
@@ -94,7 +97,8 @@ export class Reporter implements AlertSink {
       backoffMaxMs: 30_000,
       batchMaxAlerts: 500,
       batchMaxBytes: 512 * 1024,
-      windowBatches: 4,
+      windowAlerts: 4 * (opts.batchMaxAlerts ?? 500),
+      windowBytes: 4 * (opts.batchMaxBytes ?? 512 * 1024),
       maxPendingWrites: 10_000,
       ...opts,
     };
@@ -254,7 +258,7 @@ export class Reporter implements AlertSink {
     }
     await this.spool.ack(acked);
     this.sentUpTo = acked;
-    this.inflight = [];
+    this.ackedOnLink = acked;
     this.ready = true;
     this.lastError = null;
     this.attempt = 0;
@@ -269,7 +273,7 @@ export class Reporter implements AlertSink {
       this.delivered += seq - this.spool.acked;
       this.lastDelivery = new Date().toISOString();
     }
-    this.inflight = this.inflight.filter((last) => last > seq);
+    this.ackedOnLink = Math.max(this.ackedOnLink, seq);
     await this.spool.ack(seq);
     this.resolveWaiters();
     this.pump();
@@ -308,7 +312,6 @@ export class Reporter implements AlertSink {
 
   private teardown(): void {
     this.ready = false;
-    this.inflight = [];
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.pingTimer = null;
@@ -354,10 +357,13 @@ export class Reporter implements AlertSink {
   }
 
   private async pumpLoop(): Promise<void> {
-    while (this.ready && this.ws !== null && this.inflight.length < this.opts.windowBatches) {
+    // The window counts alerts, not messages: when idle every alert travels alone, and a
+    // window of a few messages would then hold back the very next alert behind two fsyncs.
+    while (this.ready && this.ws !== null && this.sentUpTo - this.ackedOnLink < this.opts.windowAlerts && this.ws.bufferedAmount < this.opts.windowBytes) {
       const ws = this.ws;
       const from = this.sentUpTo + 1;
-      const entries = await this.spool.read(from, this.opts.batchMaxAlerts, this.opts.batchMaxBytes);
+      const room = this.opts.windowAlerts - (this.sentUpTo - this.ackedOnLink);
+      const entries = await this.spool.read(from, Math.min(this.opts.batchMaxAlerts, room), this.opts.batchMaxBytes);
       if (ws !== this.ws || !this.ready || from !== this.sentUpTo + 1) return;
       const first = entries[0];
       if (first === undefined) return;
@@ -367,7 +373,6 @@ export class Reporter implements AlertSink {
       const last = (entries[entries.length - 1] as { seq: number }).seq;
       ws.send(frame);
       this.sentUpTo = last;
-      this.inflight.push(last);
     }
   }
 
