@@ -8,6 +8,7 @@
       "sources": [
         "native/core/addon.cc",
         "native/core/batch.cc",
+        "native/core/diagnostics.cc",
         "native/core/queue.cc",
         "native/core/session.cc",
         "native/core/synthetic.cc"
@@ -24,6 +25,7 @@
             "native/linux/audit.cc",
             "native/linux/audit_parse.cc",
             "native/linux/connector.cc",
+            "native/linux/diagnostics.cc",
             "native/linux/procfs.cc"
           ],
           "libraries": ["-lpthread"]

@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "batch.h"
+#include "diagnostics.h"
 #include "session.h"
 #include "synthetic.h"
 
@@ -263,6 +264,9 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSource", NativeSource::define(env));
   exports.Set("batchVersion", Napi::Number::New(env, kBatchVersion));
+  exports.Set("diagnostics", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return Napi::String::New(info.Env(), platformDiagnostics());
+              }));
   return exports;
 }
 

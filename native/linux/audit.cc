@@ -121,12 +121,14 @@ class AuditBackend final : public Backend {
 
   // Sends one request and waits for its acknowledgement; records that arrive meanwhile are
   // processed as usual. Returns 0 or a positive errno.
-  int request(uint16_t type, const void* payload, size_t len) {
+  // `reply_type`: wait for that reply instead of the acknowledgement. The kernel sends
+  // audit replies from a helper thread, so an ack may overtake the reply it belongs to.
+  int request(uint16_t type, const void* payload, size_t len, uint16_t reply_type = 0) {
     std::vector<uint8_t> msg(NLMSG_SPACE(len), 0);
     auto* nlh = reinterpret_cast<nlmsghdr*>(msg.data());
     nlh->nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(len));
     nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_flags = reply_type == 0 ? NLM_F_REQUEST | NLM_F_ACK : NLM_F_REQUEST;
     nlh->nlmsg_seq = ++seq_;
     std::memcpy(NLMSG_DATA(nlh), payload, len);
     sockaddr_nl kernel{};
@@ -135,6 +137,7 @@ class AuditBackend final : public Backend {
       return errno;
     }
     awaiting_seq_ = seq_;
+    awaiting_reply_ = reply_type;
     ack_result_ = -1;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (ack_result_ < 0) {
@@ -151,7 +154,7 @@ class AuditBackend final : public Backend {
     status_reply_ = nullptr;
     audit_status reply{};
     status_reply_ = &reply;
-    const int err = request(AUDIT_GET, nullptr, 0);
+    const int err = request(AUDIT_GET, nullptr, 0, AUDIT_GET);
     status_reply_ = nullptr;
     out = reply;
     return err;
@@ -223,10 +226,11 @@ class AuditBackend final : public Backend {
     for (const ExecRule& rule : execRules()) {
       const std::vector<uint8_t> data = ruleData(rule);
       const int err = request(AUDIT_ADD_RULE, data.data(), data.size());
-      // EEXIST: a rule with our key survived an agent that was killed; it is ours to remove.
-      if (err == 0 || err == EEXIST) {
+      // EEXIST as the daemon: a rule with our key survived a killed agent; ours to remove.
+      // EEXIST beside another daemon: it may be another reader's (or the admin's): leave it.
+      if (err == 0 || (err == EEXIST && !shared)) {
         installed_.push_back(rule);
-      } else if (!rule.optional) {
+      } else if (err != EEXIST && !rule.optional) {
         throw BackendError("EAUDIT", "cannot add the execve audit rule: " + errnoText(err));
       }
     }
@@ -332,7 +336,9 @@ class AuditBackend final : public Backend {
     const char* data = static_cast<const char*>(NLMSG_DATA(nlh));
     if (nlh->nlmsg_type == NLMSG_ERROR) {
       if (awaiting_seq_ != 0 && nlh->nlmsg_seq == awaiting_seq_ && payload >= sizeof(nlmsgerr)) {
-        ack_result_ = -reinterpret_cast<const nlmsgerr*>(data)->error;
+        const int err = -reinterpret_cast<const nlmsgerr*>(data)->error;
+        // Waiting for a reply, only a failure ends the wait.
+        if (awaiting_reply_ == 0 || err != 0) ack_result_ = err;
       }
       return;
     }
@@ -340,7 +346,10 @@ class AuditBackend final : public Backend {
       if (payload < sizeof(audit_status)) return;
       audit_status s;
       std::memcpy(&s, data, sizeof s);
-      if (status_reply_ != nullptr && nlh->nlmsg_seq == awaiting_seq_) *status_reply_ = s;
+      if (status_reply_ != nullptr && awaiting_reply_ == AUDIT_GET && nlh->nlmsg_seq == awaiting_seq_) {
+        *status_reply_ = s;
+        ack_result_ = 0;
+      }
       if (s.lost > lost_baseline_ && sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(s.lost - lost_baseline_);
       if (s.lost > lost_baseline_) lost_baseline_ = s.lost;
       return;
@@ -388,6 +397,7 @@ class AuditBackend final : public Backend {
   std::vector<audit::ExecEvent> done_;
   uint32_t seq_ = 0;
   uint32_t awaiting_seq_ = 0;
+  uint16_t awaiting_reply_ = 0;
   int ack_result_ = -1;
   audit_status* status_reply_ = nullptr;
   uint32_t lost_baseline_ = 0;

@@ -55,6 +55,22 @@ export interface AddonSource {
 interface Addon {
   NativeSource: new (options: NativeAddonOptions, onDelivery: (delivery: Buffer | SourceRecord) => void) => AddonSource;
   batchVersion: number;
+  diagnostics(): string;
+}
+
+/** The kernel audit state as the kernel reports it (Linux), null where there is none. */
+export interface AuditDiagnostics {
+  enabled: number;
+  /** The registered audit daemon, 0 = none. */
+  pid: number;
+  backlogLimit: number;
+  lost: number;
+  /** Audit rules carrying keysentry's key ("keysentry"); null when the list was unreadable. */
+  keysentryRules: number | null;
+}
+
+export function nativeDiagnostics(): { audit?: AuditDiagnostics | null } {
+  return JSON.parse(loadAddon().diagnostics()) as { audit?: AuditDiagnostics | null };
 }
 
 /** A capture facility that cannot start: `code` says which ("EPERM", "ENOAUDIT", ...). */

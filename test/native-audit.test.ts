@@ -1,0 +1,85 @@
+/**
+ * The kernel audit backend against the real kernel (root): it leaves the audit
+ * configuration exactly as it found it across 200 start/stop cycles, and it coexists with
+ * another audit daemon (here: a second keysentry holding the daemon channel) by reading the
+ * multicast group without touching the other's rules.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { NativeEventSource, nativeDiagnostics, type AuditDiagnostics } from '../src/sources/native';
+import { REPO_ROOT } from './support/paths';
+
+const isRoot = process.getuid?.() === 0;
+
+function audit(): AuditDiagnostics {
+  const a = nativeDiagnostics().audit;
+  assert.ok(a, 'audit status readable');
+  return a;
+}
+
+function configOf(a: AuditDiagnostics): Omit<AuditDiagnostics, 'lost'> {
+  const { lost: _lost, ...rest } = a;
+  return rest;
+}
+
+describe('audit backend and the system audit configuration (root)', function () {
+  this.timeout(120_000);
+  before(function () {
+    if (!isRoot) this.skip();
+    // Another agent (a concurrent test, a running service) owning audit would change what we compare.
+    if (audit().pid !== 0 || audit().keysentryRules !== 0) this.skip();
+  });
+
+  it('installs its rules and registers while running, and restores everything after 200 start/stop cycles', () => {
+    const before = configOf(audit());
+    for (let i = 0; i < 200; i++) {
+      const source = new NativeEventSource({ backend: 'audit', keepAlive: false });
+      if (i === 0) {
+        const during = audit();
+        assert.equal(during.pid, process.pid, 'registered as the audit daemon');
+        assert.equal(during.enabled, 1);
+        assert.ok((during.keysentryRules ?? 0) >= 1, 'execve rules installed');
+        assert.ok(during.backlogLimit >= 8192);
+      }
+      source.stop();
+    }
+    assert.deepEqual(configOf(audit()), before);
+  });
+
+  it('reads beside another audit daemon through the multicast group and leaves its rules alone', async () => {
+    const before = configOf(audit());
+    const addonUser = path.join(REPO_ROOT, 'dist', 'src', 'sources', 'native.js');
+    const other = spawn(
+      process.execPath,
+      ['-e', `const { NativeEventSource } = require(${JSON.stringify(addonUser)}); const s = new NativeEventSource({ backend: 'audit' }); console.log('up'); process.on('SIGTERM', () => s.stop());`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => other.stdout?.once('data', () => resolve()));
+      assert.equal(audit().pid, other.pid);
+      const rulesOfOther = audit().keysentryRules;
+
+      const tag = `ks-multicast-${process.pid}`;
+      const source = new NativeEventSource({ backend: 'audit' });
+      const seen: string[][] = [];
+      const reading = (async () => {
+        for await (const batch of source.batches()) {
+          for (const item of batch) if (item.kind === 'record' && item.record.kind === 'exec' && item.record.args[1] === tag) seen.push(item.record.args);
+        }
+      })();
+      await new Promise<void>((resolve) => spawn('/bin/true', [tag, 'a b'], { stdio: 'ignore' }).once('exit', () => resolve()));
+      const deadline = Date.now() + 3000;
+      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await source.stop();
+      await reading;
+      assert.deepEqual(seen, [['/bin/true', tag, 'a b']]);
+      assert.equal(audit().pid, other.pid, 'the other daemon still owns the channel');
+      assert.equal(audit().keysentryRules, rulesOfOther, "the other daemon's rules are untouched");
+    } finally {
+      other.kill('SIGTERM');
+      await new Promise((r) => other.once('exit', r));
+    }
+    assert.deepEqual(configOf(audit()), before);
+  });
+});
