@@ -50,6 +50,25 @@ function eventStream(count: number): string[][] {
   return out;
 }
 
+const WORDS = ['osascript', 'curl', 'base64', 'launchctl', 'security', 'keychain', 'python', 'chmod', 'defaults', 'plutil', 'sqlite3', 'dscl', 'openssl', 'nscurl', 'tccutil', 'sudo', 'bash', 'zsh', 'perl', 'ruby', 'screencapture', 'pbpaste', 'kextload', 'systemsetup', 'spctl', 'xattr', 'codesign', 'hdiutil', 'installer', 'pkgutil', 'mdfind', 'find', 'grep', 'nc', 'ssh', 'scp', 'rsync', 'tar', 'zip', 'unzip'];
+
+/**
+ * Several hundred unanchored case-insensitive patterns on one field, the shape Elastic's macOS
+ * rules give `process.command_line`/`process.args` (`*osascript*-e*`), with command lines to read
+ * and one 4 KB value made of their words (what an attacker would send to defeat a DFA cache).
+ */
+function largeUnanchoredSet(): { specs: PatternSpec[]; lines: string[]; crafted: string } {
+  const specs: PatternSpec[] = [];
+  WORDS.forEach((w, i) => {
+    specs.push({ kind: 'wildcard', text: `*${w}*`, caseInsensitive: true });
+    for (let j = 1; j <= 7; j++) specs.push({ kind: 'wildcard', text: `*${w}*-${WORDS[(i + j * 3) % WORDS.length]}*`, caseInsensitive: true });
+  });
+  const lines = ORDINARY_ARGS.map((args) => args.join(' ')).concat(KEYCHAIN_ARGS.map((args) => args.join(' ')));
+  let crafted = '';
+  for (let i = 0; crafted.length < 4096; i++) crafted += `${WORDS[(i * 7) % WORDS.length]} -${WORDS[(i * 11) % WORDS.length]} `;
+  return { specs, lines, crafted };
+}
+
 function naiveRegExp(spec: PatternSpec): RegExp {
   const body = spec.text.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'is');
@@ -119,7 +138,23 @@ export async function run(): Promise<BenchResult[]> {
     sink ^= touchEveryChar(crafted);
     return 1;
   }, 500);
+  const large = largeUnanchoredSet();
+  const largeSet = compilePatternSet(large.specs);
+  const largeFallback = compilePatternSet(large.specs, { stateBudget: 2 });
+  const largeHits = new Uint32Array(largeSet.words);
+  const perLine = (matchLine: (line: string) => void) => (): number => {
+    for (const line of large.lines) matchLine(line);
+    return large.lines.length;
+  };
+  const largeDfa = opsPerSecond(perLine((line) => largeSet.matchInto(line, largeHits)));
+  const largeNfa = opsPerSecond(perLine((line) => largeFallback.matchInto(line, largeHits)));
+  const largeFloor = opsPerSecond(perLine((line) => (sink ^= touchEveryChar(line))));
+  const flood = opsPerSecond(() => {
+    largeSet.matchInto(large.crafted, largeHits);
+    return 1;
+  }, 500);
   if (sink === 0.5) process.stderr.write('unreachable\n');
+  process.stderr.write(`# matcher: large set ${largeSet.strategies().join(', ')}\n`);
 
   process.stderr.write(`# matcher: ${set.strategies().join(', ')}; ${argsPerEvent.toFixed(1)} args/event; fallback: ${fallback.strategies().join(', ')}\n`);
   return [
@@ -128,5 +163,8 @@ export async function run(): Promise<BenchResult[]> {
     { name: 'matcher: default rule args set, NFA fallback only', value: nfaOnly, unit: 'events/s', baseline: { name: 'compiled DFA', value: compiled } },
     { name: 'matcher: 4 KB crafted path vs 2 path patterns', value: 1000 / craftedPerSecond, unit: 'ms/value', baseline: { name: 'read every char once', value: 1000 / craftedFloor }, target: 'well under 1 ms' },
     { name: 'matcher: compile the default rule args set', value: compileMs, unit: 'ms', target: '< 200 ms (whole rule set)' },
+    { name: `matcher: ${large.specs.length} unanchored patterns, command lines`, value: largeDfa, unit: 'values/s', baseline: { name: 'read every char once', value: largeFloor } },
+    { name: `matcher: ${large.specs.length} unanchored patterns, NFA fallback only`, value: largeNfa, unit: 'values/s', baseline: { name: 'lazy DFA', value: largeDfa } },
+    { name: `matcher: ${large.specs.length} unanchored patterns, 4 KB value of their words`, value: 1000 / flood, unit: 'ms/value', target: 'linear, bounded by the NFA' },
   ];
 }

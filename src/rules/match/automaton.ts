@@ -172,7 +172,7 @@ export class AutomatonMatcher {
     this.budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / this.classCount)));
     this.current = new Int32Array(this.nfaStates);
     this.next = new Int32Array(this.nfaStates);
-    this.mark = new Int32Array(this.nfaStates);
+    this.mark = new Int32Array(this.nfaStates).fill(-1);
     this.sticky = stickyStates(tables, this.latched);
     this.isActiveSticky = new Uint8Array(this.nfaStates);
     this.stickySuccessors = Array.from({ length: this.classCount }, () => []);
@@ -321,7 +321,8 @@ export class AutomatonMatcher {
       let to = this.find(live, liveCount, reports);
       if (to === undefined) {
         if (this.sets.length >= this.budget) {
-          this.flushPending = true;
+          // Starting over helps only when there is something to discard beyond dead and start.
+          this.flushPending = this.sets.length > START + 1;
           return UNKNOWN;
         }
         to = this.addState(live.slice(0, liveCount), reports);
@@ -356,8 +357,12 @@ export class AutomatonMatcher {
     let cur = this.current;
     let nxt = this.next;
     this.nextCount = 0;
-    this.mark.fill(-1);
-    this.generation = 0;
+    // Marks from earlier values are older generations; restart the count long before it overflows.
+    if (this.generation > 0x3fffffff - value.length) {
+      this.mark.fill(-1);
+      this.generation = 0;
+    }
+    this.generation++;
     for (const q of this.sets[d] as Int32Array) this.enter(q, nxt, hits);
     let curCount = this.nextCount;
     let swap = cur;
