@@ -143,7 +143,7 @@ describe('daemon: logging', () => {
   it('refuses to start logging into a directory it cannot create, naming the file', () => {
     const blocked = path.join(dir, 'not-a-dir');
     fs.writeFileSync(blocked, '');
-    assert.throws(() => createLogger(logConfig(path.join(blocked, 'logs'))), new RegExp(`^Error: ${path.join(blocked, 'logs', AGENT_LOG_NAME)}: cannot open the log \\(ENOTDIR\\); check log.directory$`));
+    assert.throws(() => createLogger(logConfig(path.join(blocked, 'logs'))), new RegExp(`^ConfigError: log\\.directory: ${path.join(blocked, 'logs', AGENT_LOG_NAME)}: cannot open the log \\(ENOTDIR\\)$`));
   });
 
   it('counts an alert it cannot serialize instead of throwing into the pipeline', async () => {

@@ -113,8 +113,13 @@ describe('daemon: Linux service end to end', function () {
       collector?.once('exit', (code) => reject(new Error(`the collector exited (${code}): ${said}`)));
     });
     const tokenFile = path.join(root, 'etc', 'keysentry', 'token');
-    fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     fs.appendFileSync(config, `\n[delivery]\nurl = "${collectorUrl}"\ntoken_file = "${tokenFile}"\n`);
+    // A token file left empty is the admin's mistake: one clear line, not a crash.
+    fs.writeFileSync(tokenFile, '', { mode: 0o600 });
+    const empty = spawnSync(launcher, execStart.slice(1), { cwd: '/', env: { PATH: SYSTEMD_PATH }, encoding: 'utf8' });
+    assert.notEqual(empty.status, 0);
+    assert.equal(empty.stderr, `keysentry run: ${tokenFile}: the token file is empty\n`);
+    fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 
     const logDir = path.join(root, 'var', 'log', 'keysentry');
     let printed = '';

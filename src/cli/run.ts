@@ -150,7 +150,10 @@ async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Ext
 export async function run(argv: string[]): Promise<number> {
   const args = parseRunArgs(argv);
   const config = loadConfig(args.config);
-  const extras = await openExtras(config);
+  const extras = await openExtras(config).catch((err: unknown) => {
+    // An empty token file or a log directory that cannot be written: the admin's to fix.
+    throw err instanceof ConfigError ? new CliError(err.message) : err;
+  });
   const stdout = new JsonLinesSink(process.stdout);
   let agent: RunningAgent;
   try {

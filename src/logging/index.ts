@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import * as winston from 'winston';
 import type { AlertDocument, AlertSink } from '../alerts/types';
+import { ConfigError } from '../config/load';
 import type { AgentConfig } from '../config/types';
 import { Redactor } from './redact';
 import { RotatingFile, RotatingFileTransport } from './rotating-file';
@@ -66,8 +67,14 @@ export function createLogger(config: Pick<AgentConfig, 'log'>, options: LoggerOp
   const redactor = new Redactor();
   for (const secret of options.secrets ?? []) redactor.addSecret(secret);
   const limits = { maxSizeBytes: config.log.maxSizeBytes, maxAgeMs: config.log.maxAgeMs, maxFiles: config.log.maxFiles };
-  const agentFile = new RotatingFile(path.join(config.log.directory, AGENT_LOG_NAME), limits);
-  const alertFile = new RotatingFile(path.join(config.log.directory, ALERT_LOG_NAME), limits);
+  let agentFile: RotatingFile;
+  let alertFile: RotatingFile;
+  try {
+    agentFile = new RotatingFile(path.join(config.log.directory, AGENT_LOG_NAME), limits);
+    alertFile = new RotatingFile(path.join(config.log.directory, ALERT_LOG_NAME), limits);
+  } catch (err) {
+    throw new ConfigError([`log.directory: ${(err as Error).message}`]);
+  }
 
   const transports: winston.transport[] = [new RotatingFileTransport(agentFile)];
   if (options.stderr ?? config.log.stderr) {

@@ -37,7 +37,7 @@ export class RotatingFile {
     try {
       this.open();
     } catch (err) {
-      throw new Error(`${file}: cannot open the log (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check log.directory`);
+      throw new Error(`${file}: cannot open the log (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
 
