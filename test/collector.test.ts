@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { startCollector } from '../src/collector/server';
+import { AlertReader } from '../src/collector/store';
 import { TokenSet } from '../src/collector/tokens';
 import { Reporter } from '../src/delivery/reporter';
 import { AGENT_PATH } from '../src/delivery/protocol';
@@ -104,6 +105,25 @@ describe('collector under abuse (real collector process)', function () {
     assert.ok(raw.code >= 1000, `closed ${raw.code}`);
   });
 
+  it('keeps an agent with a wrong token retrying with backoff, its alerts safe in the spool, the reason in its stats', async () => {
+    const reporter = await Reporter.start({
+      url: `ws://127.0.0.1:${port}`,
+      token: 'not-the-right-token-at-all',
+      agent: { id: 'wrong-token', name: 'w', version: 't' },
+      stateDir: path.join(dir, 'wrong-token'),
+      backoffInitialMs: 50,
+      backoffMaxMs: 100,
+    });
+    await reporter.write(testAlert(0, 'wrong-token'));
+    await new Promise((r) => setTimeout(r, 600));
+    const stats = reporter.stats();
+    await reporter.close();
+    assert.equal(stats.connected, false);
+    assert.match(stats.lastError ?? '', /HTTP 401/);
+    assert.equal(stats.spool.depth, 1);
+    assert.deepEqual(storedIndices(db, 'wrong-token').indices, []);
+  });
+
   it('survives 1,000 connections opened and dropped at every stage, and keeps serving good agents', async () => {
     const stages = [
       (s: net.Socket) => s.destroy(),
@@ -127,6 +147,10 @@ describe('collector under abuse (real collector process)', function () {
     assert.ok(collector.alive, `collector died: ${collector.stderr}`);
     await deliverGood(`ws://127.0.0.1:${port}`, dir, 'good-agent', 200);
     assert.deepEqual(storedIndices(db, 'good-agent').indices, range(0, 200));
+    const reader = new AlertReader(db);
+    const health = reader.agentHealth('good-agent');
+    reader.close();
+    assert.equal(typeof health?.health?.spool_depth, 'number', 'the heartbeat reached the store');
     assert.ok(collector.alive);
   });
 });

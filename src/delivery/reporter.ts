@@ -202,12 +202,16 @@ export class Reporter implements AlertSink {
     ws.on('pong', () => {
       this.peerAlive = true;
     });
+    let refused = false;
     ws.on('unexpected-response', (_req, res) => {
+      refused = true;
       this.lastError = `collector refused the connection: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim();
       this.log('error', this.lastError);
       ws.terminate();
     });
     ws.on('error', (err) => {
+      // After a refusal, terminate() reports "closed before the connection was established".
+      if (refused) return;
       this.lastError = err.message;
       this.log('warn', `collector connection: ${err.message}`);
     });
