@@ -47,6 +47,17 @@ export class RuleEngine implements CompiledRuleSet {
   private readonly gateStart: Int32Array;
   private readonly gateWord: Int32Array;
   private readonly gateMask: Uint32Array;
+  /**
+   * Rules grouped by gate field, so one test of the union of a group's gates skips the whole group:
+   * group g tests field groupField[g] (-1: ungated rules) against groupWord/groupMask[groupStart[g]..groupStart[g+1]]
+   * and holds rules groupRules[groupRuleStart[g]..groupRuleStart[g+1]].
+   */
+  private readonly groupField: Int32Array;
+  private readonly groupStart: Int32Array;
+  private readonly groupWord: Int32Array;
+  private readonly groupMask: Uint32Array;
+  private readonly groupRuleStart: Int32Array;
+  private readonly groupRules: Int32Array;
 
   constructor(
     readonly rules: readonly RuleMeta[],
@@ -90,6 +101,34 @@ export class RuleEngine implements CompiledRuleSet {
     this.gateStart[formulas.length] = words.length;
     this.gateWord = Int32Array.from(words);
     this.gateMask = Uint32Array.from(masks);
+    const groups = new Map<number, { rules: number[]; masks: Map<number, number> }>();
+    this.gateField.forEach((field, rule) => {
+      const g = groups.get(field) ?? { rules: [], masks: new Map<number, number>() };
+      groups.set(field, g);
+      g.rules.push(rule);
+      for (let k = this.gateStart[rule] as number; k < (this.gateStart[rule + 1] as number); k++) {
+        const w = this.gateWord[k] as number;
+        g.masks.set(w, ((g.masks.get(w) ?? 0) | (this.gateMask[k] as number)) >>> 0);
+      }
+    });
+    const list = [...groups];
+    this.groupField = Int32Array.from(list, ([field]) => field);
+    this.groupStart = new Int32Array(list.length + 1);
+    this.groupRuleStart = new Int32Array(list.length + 1);
+    const groupWords: number[] = [];
+    const groupMasks: number[] = [];
+    const groupRules: number[] = [];
+    list.forEach(([, g], i) => {
+      this.groupStart[i] = groupWords.length;
+      this.groupRuleStart[i] = groupRules.length;
+      for (const [w, m] of g.masks) groupWords.push(w), groupMasks.push(m);
+      groupRules.push(...g.rules);
+    });
+    this.groupStart[list.length] = groupWords.length;
+    this.groupRuleStart[list.length] = groupRules.length;
+    this.groupWord = Int32Array.from(groupWords);
+    this.groupMask = Uint32Array.from(groupMasks);
+    this.groupRules = Int32Array.from(groupRules);
   }
 
   evaluate(doc: object): RuleMeta[] {
@@ -99,20 +138,22 @@ export class RuleEngine implements CompiledRuleSet {
       this.scanGeneration.fill(0);
       this.generation = 1;
     }
-    let fired: RuleMeta[] | undefined;
+    let fired: number[] | undefined;
     const predicates = this.predicates;
-    const { gateField, gateStart, gateWord, gateMask } = this;
-    for (let i = 0; i < predicates.length; i++) {
-      const gf = gateField[i] as number;
-      if (gf >= 0) {
-        const hits = this.scan(gf);
-        let open = false;
-        for (let k = gateStart[i] as number; k < (gateStart[i + 1] as number) && !open; k++) open = ((hits[gateWord[k] as number] as number) & (gateMask[k] as number)) !== 0;
-        if (!open) continue;
+    const { gateStart, gateWord, gateMask, groupField, groupStart, groupWord, groupMask, groupRuleStart, groupRules } = this;
+    for (let g = 0; g < groupField.length; g++) {
+      const field = groupField[g] as number;
+      const hits = field >= 0 ? this.scan(field) : undefined;
+      if (hits !== undefined && !anyHit(hits, groupWord, groupMask, groupStart[g] as number, groupStart[g + 1] as number)) continue;
+      for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
+        const rule = groupRules[k] as number;
+        if (hits !== undefined && !anyHit(hits, gateWord, gateMask, gateStart[rule] as number, gateStart[rule + 1] as number)) continue;
+        if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
       }
-      if ((predicates[i] as Predicate)()) (fired ??= []).push(this.rules[i] as RuleMeta);
     }
-    return fired ?? (NO_MATCH as RuleMeta[]);
+    if (fired === undefined) return NO_MATCH as RuleMeta[];
+    // Groups visit rules out of load order; report in load order.
+    return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
   }
 
   /** Field `f` of the current event, fetched once per event. */
@@ -254,6 +295,11 @@ function pathKeys(path: string): string[][] {
     for (let j = 0; j <= segs.length; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
     return row;
   });
+}
+
+function anyHit(hits: Uint32Array, words: Int32Array, masks: Uint32Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (((hits[words[k] as number] as number) & (masks[k] as number)) !== 0) return true;
+  return false;
 }
 
 /** The all-nested case, without the dotted-key search (undefined when any step is missing). */
