@@ -163,7 +163,8 @@ export class EsloggerLiveSource implements EventSource {
       stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
     });
     const ended = new Promise<RunOutcome>((resolve) => {
-      child.once('error', (err: NodeJS.ErrnoException) => {
+      // `on`, not `once`: a later error (a failed kill) must not go unhandled.
+      child.on('error', (err: NodeJS.ErrnoException) => {
         const unrecoverable = err.code !== undefined && UNRECOVERABLE_SPAWN_ERRORS.has(err.code);
         if (child.pid === undefined) resolve(unrecoverable ? { how: 'failed', spawnError: err } : { how: `failed (${err.message})` });
       });
