@@ -35,20 +35,31 @@ function hostStream(keychain: EcsProcessEvent[]): EcsProcessEvent[] {
   return [...out, ...keychain];
 }
 
-/** events/s of `evaluate` over `events`, with or without normalizing each event first. */
-function throughput(events: EcsProcessEvent[], rules: CompiledRuleSet, normalize: boolean): number {
+/** One pass over `events`: evaluate each, normalizing it first or not; returns the events done. */
+function pass(events: EcsProcessEvent[], rules: CompiledRuleSet, normalize: boolean): number {
   let fired = 0;
-  const rate = opsPerSecond(() => {
-    for (const e of events) {
-      // Both variants clear the previous pass's fields, so they differ only by normalizing.
-      e.keysentry = undefined;
-      if (normalize) enrichEvent(e);
-      fired += rules.evaluate(e).length;
-    }
-    return events.length;
-  }, 2000);
+  for (const e of events) {
+    // Both variants clear the previous pass's fields, so they differ only by normalizing.
+    e.keysentry = undefined;
+    if (normalize) enrichEvent(e);
+    fired += rules.evaluate(e).length;
+  }
   if (fired < 0) throw new Error('unreachable');
-  return rate;
+  return events.length;
+}
+
+/**
+ * The variants measured in alternating short windows, best window kept for each: on a shared
+ * machine, load that comes and goes then hits every variant alike instead of one of them.
+ */
+function compare(variants: (() => number)[], rounds = 6, windowMs = 300): number[] {
+  const best = variants.map(() => 0);
+  for (let r = 0; r < rounds; r++) {
+    variants.forEach((run, i) => {
+      best[i] = Math.max(best[i] as number, opsPerSecond(run, windowMs));
+    });
+  }
+  return best;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -60,16 +71,17 @@ export async function run(): Promise<BenchResult[]> {
   const stream = hostStream(keychain);
   const results: BenchResult[] = [];
   for (const [label, events] of [['host stream', stream], ['keychain execs only', keychain]] as const) {
-    const baseline = { name: `${label}: default rule, no normalization`, value: throughput(events, stock, false) };
-    results.push({ name: baseline.name, value: baseline.value, unit: 'events/s' });
+    const [plain, normalized, withPack] = compare([() => pass(events, stock, false), () => pass(events, stock, true), () => pass(events, shipped, true)]) as [number, number, number];
+    const baseline = { name: `${label}: default rule, no normalization`, value: plain };
+    results.push({ name: baseline.name, value: plain, unit: 'events/s' });
     results.push({
       name: `${label}: default rule + normalization`,
-      value: throughput(events, stock, true),
+      value: normalized,
       unit: 'events/s',
       baseline,
       ...(label === 'host stream' ? { target: '>= 0.70 of baseline (normalization < 30%)' } : {}),
     });
-    results.push({ name: `${label}: default + pack + normalization`, value: throughput(events, shipped, true), unit: 'events/s', baseline });
+    results.push({ name: `${label}: default + pack + normalization`, value: withPack, unit: 'events/s', baseline });
   }
   return results;
 }

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import type { EcsProcessEvent } from '../src/model/ecs';
 import { caseEvents, type CorpusExec } from '../bench/detection-corpus';
 import { canonicalPath, enrichEvent, findSubcommand, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
 import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
@@ -163,15 +164,26 @@ describe('detection: argument normalization', () => {
     });
   });
 
-  it('enrichEvent fills event.keysentry from the event and omits empty fields', () => {
-    const event = {
+  it('enrichEvent adds nothing to an exec that cannot name a keychain, and the fields to one that does', () => {
+    const exec = (args: string[], cwd = '/Users/bob'): EcsProcessEvent => ({
       '@timestamp': '2026-12-03T00:00:00Z',
       event: { kind: 'event' as const, category: ['process'] as ['process'], type: ['start'], action: 'exec' as const },
       host: { os: { type: 'macos' } },
-      process: { pid: 1, entity_id: 'e', executable: '/usr/bin/true', name: 'true', args: ['true'], args_count: 1, command_line: 'true' },
-    };
-    enrichEvent(event);
-    assert.deepEqual(event, { ...event, keysentry: {} });
+      process: { pid: 1, entity_id: 'e', executable: `/usr/bin/${args[0]}`, name: args[0] as string, args, args_count: args.length, command_line: args.join(' '), working_directory: cwd },
+      user: { id: '501', name: 'bob' },
+    });
+    const plain = exec(['true']);
+    enrichEvent(plain);
+    assert.equal('keysentry' in plain, false);
+    const security = exec(['security', 'find-identity', '-v']);
+    enrichEvent(security);
+    assert.deepEqual(security.keysentry, { subcommand: 'find-identity', home: '/Users/bob' });
+    const theft = exec(['cp', 'Library/Keychains/login.keychain-db', '/tmp/x']);
+    enrichEvent(theft);
+    assert.deepEqual(theft.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db', '/tmp/x'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], home: '/Users/bob' });
+    const fromCwd = exec(['cp', 'login.keychain-db', '/tmp/x'], '/Users/bob/Library/Keychains');
+    enrichEvent(fromCwd);
+    assert.deepEqual(fromCwd.keysentry?.keychain_paths, ['/Users/bob/Library/Keychains/login.keychain-db']);
   });
 });
 

@@ -27,6 +27,11 @@ export interface NormalizeInput {
   userId?: string;
   /** process.name: decides whether script arguments follow shell grammar. */
   processName?: string;
+  /**
+   * argv joined by single spaces (ECS process.command_line as toEcsEvent builds it), when
+   * already at hand: the per-exec pre-check then searches one string instead of every argument.
+   */
+  commandLine?: string;
 }
 
 export interface NormalizedArgs {
@@ -69,7 +74,7 @@ const COMMAND_PREFIXES = new Set(['sudo', 'env', 'exec', 'command', 'nohup', 'ti
  * Per-tool getopt option strings for finding the subcommand: a letter followed by ':' takes
  * a value. security(1): `security [-hilqv] [-p prompt] command [command_options]`.
  */
-const SUBCOMMAND_GRAMMAR: Record<string, string> = { security: 'hilp:qv' };
+const SUBCOMMAND_GRAMMAR: ReadonlyMap<string, string> = new Map([['security', 'hilp:qv']]);
 /** Longer than any verb of the tools above: a longer operand is left out rather than copied. */
 const MAX_SUBCOMMAND = 64;
 
@@ -77,14 +82,14 @@ export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
   const args = input.args;
   const home = homeFor(input);
   const out: NormalizedArgs = { paths: [], keychainPaths: [], dropped: 0 };
-  if (mayNameKeychain(args, input.cwd)) {
+  if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd) : mayNameKeychain(args, input.cwd)) {
     const collector = new PathCollector(input, home);
     for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
     out.paths = collector.paths;
     out.keychainPaths = collector.keychainPaths;
     out.dropped = collector.dropped;
   }
-  const grammar = SUBCOMMAND_GRAMMAR[input.processName ?? ''];
+  const grammar = SUBCOMMAND_GRAMMAR.get(input.processName ?? '');
   const subcommand = grammar === undefined ? undefined : findSubcommand(args, grammar);
   if (subcommand !== undefined && subcommand.length <= MAX_SUBCOMMAND) out.subcommand = subcommand;
   if (home !== undefined) out.home = home;
@@ -96,11 +101,21 @@ function homeFor(input: NormalizeInput): string | undefined {
   return input.userId === '0' ? '/var/root' : undefined;
 }
 
-/** The pipeline's enrichment hook: fills `event.keysentry` from the event's own fields. */
+/**
+ * The pipeline's enrichment hook: fills `event.keysentry` from the event's own fields. For
+ * events built by toEcsEvent, whose process.command_line is process.args joined by spaces.
+ */
 export function enrichEvent(event: EcsProcessEvent): void {
   const p = event.process;
-  const input: NormalizeInput = { args: Array.isArray(p.args) ? p.args : [], processName: p.name };
-  if (typeof p.working_directory === 'string') input.cwd = p.working_directory;
+  const args = Array.isArray(p.args) ? p.args : [];
+  const cwd = typeof p.working_directory === 'string' ? p.working_directory : undefined;
+  // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
+  const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
+  // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
+  if (!SUBCOMMAND_GRAMMAR.has(p.name) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd) : mayNameKeychain(args, cwd))) return;
+  const input: NormalizeInput = { args, processName: p.name };
+  if (commandLine !== undefined) input.commandLine = commandLine;
+  if (cwd !== undefined) input.cwd = cwd;
   if (typeof event.user?.name === 'string') input.userName = event.user.name;
   if (typeof event.user?.id === 'string') input.userId = event.user.id;
   const n = normalizeArguments(input);
@@ -115,14 +130,8 @@ export function enrichEvent(event: EcsProcessEvent): void {
 
 /** Home directory of a macOS account: root's is /var/root, everyone else's /Users/<name>. */
 export function homeOf(userName: string): string {
-  if (userName === lastHome.user) return lastHome.home;
-  const home = userName === 'root' ? '/var/root' : `/Users/${userName}`;
-  lastHome = { user: userName, home };
-  return home;
+  return userName === 'root' ? '/var/root' : `/Users/${userName}`;
 }
-
-/** Consecutive execs are mostly one user's: remembering the last home saves a string per event. */
-let lastHome = { user: 'root', home: '/var/root' };
 
 /**
  * Lexical canonical form of a path: `//` and `/./` collapsed, `..` applied, trailing slash
@@ -131,9 +140,9 @@ let lastHome = { user: 'root', home: '/var/root' };
  * system access: the event may describe another machine). A relative path with no base
  * stays relative, spelled `./...` so `*\/x` patterns still see a slash before its first name.
  */
-export function canonicalPath(path: string, base?: string): string {
+export function canonicalPath(path: string, base?: string, baseIsCanonical = false): string {
   const absolute = path.startsWith('/');
-  if (absolute ? isCanonical(path) : base !== undefined && isCanonical(base) && isPlainRelative(path)) {
+  if (absolute ? isCanonical(path) : base !== undefined && (baseIsCanonical || isCanonical(base)) && isPlainRelative(path)) {
     return absolute ? path : base === '/' ? `/${path}` : `${base}/${path}`;
   }
   const stack: string[] = [];
@@ -219,20 +228,48 @@ function foldEquals(s: string, lower: string): boolean {
  * it runs on every exec and must cost a fraction of rule evaluation.
  */
 export function mayNameKeychain(args: readonly string[], cwd: string | undefined): boolean {
-  if (cwd !== undefined && cwd.toLowerCase().indexOf('keychain') >= 0) return true;
+  if (cwdMentionsKeychain(cwd)) return true;
   for (let i = 1; i < args.length; i++) {
     const arg = args[i] as string;
     // Every spelling of the 8 letters (quoted, escaped, percent-encoded) is at least 8 long.
-    if (arg.length < 8) continue;
-    // toLowerCase folds KELVIN SIGN to k and returns the string itself when nothing changes.
-    const lower = arg.toLowerCase();
-    if (lower.indexOf('keychain') >= 0) return true;
-    if (lower.indexOf('\\') >= 0 || lower.indexOf("'") >= 0 || lower.indexOf('"') >= 0) {
-      if (mentionsKeychain(lower, true)) return true;
-    }
-    if (lower.indexOf('%') >= 0 && lower.indexOf('file:') >= 0) return true;
+    if (arg.length >= 8 && textMayNameKeychain(arg)) return true;
   }
   return false;
+}
+
+/** mayNameKeychain over argv already joined (argv[0] included: it can only add false maybes). */
+export function mayNameKeychainText(commandLine: string, cwd: string | undefined): boolean {
+  return cwdMentionsKeychain(cwd) || textMayNameKeychain(commandLine);
+}
+
+/**
+ * A fixed literal: with no quantifier or alternative there is nothing to backtrack into, so
+ * the search is linear. The `i` flag folds ASCII only; KELVIN SIGN is checked on its own.
+ */
+const KEYCHAIN_LITERAL = /keychain/i;
+
+function textMayNameKeychain(text: string): boolean {
+  if (KEYCHAIN_LITERAL.test(text) || text.indexOf('\u212A') >= 0) return true;
+  // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
+  if ((text.indexOf('\\') >= 0 || text.indexOf("'") >= 0 || text.indexOf('"') >= 0) && (text.indexOf('y') >= 0 || text.indexOf('Y') >= 0)) {
+    if (mentionsKeychain(text, true)) return true;
+  }
+  return text.indexOf('%') >= 0 && text.toLowerCase().indexOf('file:') >= 0;
+}
+
+/** A host runs from few working directories: their verdicts are remembered (bounded: cleared when full). */
+const cwdVerdicts = new Map<string, boolean>();
+const MAX_CWD_VERDICTS = 256;
+
+function cwdMentionsKeychain(cwd: string | undefined): boolean {
+  if (cwd === undefined) return false;
+  let mentions = cwdVerdicts.get(cwd);
+  if (mentions === undefined) {
+    if (cwdVerdicts.size >= MAX_CWD_VERDICTS) cwdVerdicts.clear();
+    mentions = cwd.toLowerCase().indexOf('keychain') >= 0;
+    cwdVerdicts.set(cwd, mentions);
+  }
+  return mentions;
 }
 
 /**
@@ -322,21 +359,21 @@ function isOrdinary(c: number, shell: boolean): boolean {
   return !(c === Ch.Quote || c === Ch.DoubleQuote || c === Ch.Backslash || isBlank(c) || isCommandBreak(c) || c === Ch.Less || c === Ch.Greater || (!shell && isCodePunctuation(c)));
 }
 
-/** Characters that make an argument worth reading as script text. */
-function looksLikeScript(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    if (isBlank(s.charCodeAt(i))) return true;
-  }
-  return hasScriptSyntax(s);
+/** What a word is made of: plain characters, also blanks, or script syntax (quotes, separators, redirections). */
+const enum Shape {
+  Plain,
+  Blanks,
+  Syntax,
 }
 
-/** Quotes, command separators or redirections: text in a language, not a file name with blanks in it. */
-function hasScriptSyntax(s: string): boolean {
+function shapeOf(s: string): Shape {
+  let blanks = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (isCommandBreak(c) || c === Ch.Quote || c === Ch.DoubleQuote || c === Ch.Less || c === Ch.Greater) return true;
+    if (isCommandBreak(c) || c === Ch.Quote || c === Ch.DoubleQuote || c === Ch.Less || c === Ch.Greater) return Shape.Syntax;
+    if (isBlank(c)) blanks = true;
   }
-  return false;
+  return blanks ? Shape.Blanks : Shape.Plain;
 }
 
 /** One word of script text and what precedes it. */
@@ -450,13 +487,15 @@ class PathCollector {
   private readonly shell: boolean;
 
   constructor(input: NormalizeInput, home: string | undefined) {
-    this.cwd = input.cwd !== undefined && input.cwd.startsWith('/') ? input.cwd : undefined;
+    // Every base the collector resolves against is canonical: the cwd made so here, `cd` targets by resolveBase.
+    this.cwd = input.cwd !== undefined && input.cwd.startsWith('/') ? canonicalPath(input.cwd) : undefined;
     this.home = home;
     this.shell = SHELLS.has(input.processName ?? '');
   }
 
   /** One argv element. Every non-option word may be a relative path, so all of them are resolved. */
   argument(arg: string): void {
+    const shape = shapeOf(arg);
     if (arg.charCodeAt(0) === 0x2d) {
       const eq = arg.indexOf('=');
       if (eq > 0) this.candidate(arg.slice(eq + 1), this.cwd);
@@ -464,9 +503,9 @@ class PathCollector {
       const value = assignmentValue(arg);
       if (value !== undefined) this.candidate(value, this.cwd);
       // A shell's script argument is script text, not a path with blanks in it.
-      else if (!hasScriptSyntax(arg) && !(this.shell && looksLikeScript(arg))) this.candidate(arg, this.cwd);
+      else if (shape === Shape.Plain || (shape === Shape.Blanks && !this.shell)) this.candidate(arg, this.cwd);
     }
-    if (looksLikeScript(arg)) this.script(arg, this.shell, 1, this.cwd);
+    if (shape !== Shape.Plain) this.script(arg, this.shell, 1, this.cwd);
   }
 
   /**
@@ -506,8 +545,9 @@ class PathCollector {
       }
       const skipped = skipSecurity && commandWord === 'security' && !w.redirect;
       // A script handed to another shell is read as script only, never as one long path.
-      const wrapped = w.quoted && commandWord !== undefined && SHELLS.has(commandWord) && looksLikeScript(w.text);
-      if (!skipped && !wrapped && !hasScriptSyntax(w.text) && scriptWordIsPathLike(w.text) && (!looksLikeScript(w.text) || startsLikeAbsolute(w.text))) {
+      const shape = shapeOf(w.text);
+      const wrapped = w.quoted && commandWord !== undefined && SHELLS.has(commandWord) && shape !== Shape.Plain;
+      if (!skipped && !wrapped && shape !== Shape.Syntax && scriptWordIsPathLike(w.text) && (shape === Shape.Plain || startsLikeAbsolute(w.text))) {
         const value = assignmentValue(w.text) ?? optionValue(w.text);
         this.candidate(value ?? w.text, base);
       }
@@ -515,7 +555,7 @@ class PathCollector {
         // AppleScript HFS path ("Macintosh HD:Users:x:Library:Keychains:"): ':' separates names.
         this.candidate(`/${w.text.split(':').join('/')}`, base);
       }
-      if (!skipped && w.quoted && depth < MAX_SCRIPT_DEPTH && looksLikeScript(w.text)) {
+      if (!skipped && w.quoted && depth < MAX_SCRIPT_DEPTH && shape !== Shape.Plain) {
         this.script(w.text, shell, depth + 1, base);
       }
     });
@@ -525,7 +565,7 @@ class PathCollector {
     const expanded = this.expandHome(word);
     const target = expanded ?? word;
     if (target.startsWith('/')) return canonicalPath(target);
-    return base === undefined ? undefined : canonicalPath(target, base);
+    return base === undefined ? undefined : canonicalPath(target, base, true);
   }
 
   /** `~`, `~/x`, `~name/x`, `$HOME/x`, `${HOME}/x` with the home filled in; undefined if not home-relative or home unknown. */
@@ -557,7 +597,7 @@ class PathCollector {
       if (expanded !== undefined) this.add(canonicalPath(expanded));
       return;
     }
-    this.add(canonicalPath(text, base));
+    this.add(canonicalPath(text, base, true));
   }
 
   private add(path: string): void {
