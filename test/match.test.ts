@@ -76,6 +76,17 @@ describe('matcher: wildcards', () => {
     assert.equal(matches('wildcard', `a${GRINNING}*`, `a${GRINNING}`), true);
   });
 
+  it('never matches half of a surrogate pair, in any kind', () => {
+    const pair = GRINNING;
+    const [high, low] = [pair.charAt(0), pair.charAt(1)];
+    assert.equal(matches('suffix', low, `x${pair}`), false);
+    assert.equal(matches('prefix', high, `${pair}x`), false);
+    assert.equal(matches('contains', low, `a${pair}b`), false);
+    assert.equal(matches('wildcard', `*${low}`, `x${pair}`), false);
+    assert.equal(matches('suffix', low, `x${low}`), true, 'a lone surrogate still matches itself');
+    assert.equal(matches('contains', high, `a${high}b`), true);
+  });
+
   it('has no escapes: a backslash is a literal character', () => {
     assert.equal(matches('wildcard', 'C:\\Windows\\*', 'C:\\Windows\\cmd.exe'), true);
     assert.equal(matches('wildcard', 'a\\*', 'a\\xyz'), true, '`\\*` is a backslash then a wildcard');

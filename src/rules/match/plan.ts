@@ -42,13 +42,22 @@ function literalShape(spec: PatternSpec): LiteralShape {
   return { kind: 'exact', text: t };
 }
 
+/**
+ * `startsWith`/`endsWith`/`includes` compare UTF-16 units: a lone surrogate at a literal's edge
+ * could match half of a surrogate pair, which is not a character. Such literals go to the automaton.
+ */
+function unitComparisonIsExact(text: string): boolean {
+  return !/\p{Cs}/u.test(text);
+}
+
 export function planGroups(specs: readonly PatternSpec[]): GroupPlan {
   const exact: LiteralPattern[] = [];
   const affixes: Array<{ kind: 'prefix' | 'suffix'; id: number; text: string }> = [];
   const contains: LiteralPattern[] = [];
   const automaton: number[] = [];
   specs.forEach((spec, id) => {
-    const shape = spec.caseInsensitive ? undefined : literalShape(spec);
+    let shape = spec.caseInsensitive ? undefined : literalShape(spec);
+    if (shape !== undefined && shape.kind !== 'exact' && !unitComparisonIsExact(shape.text)) shape = undefined;
     if (shape === undefined) automaton.push(id);
     else if (shape.kind === 'exact') exact.push({ id, text: shape.text });
     else if (shape.kind === 'contains') contains.push({ id, text: shape.text });
