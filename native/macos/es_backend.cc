@@ -74,8 +74,8 @@ class EsBackend final : public Backend {
       deleteClient(client);
       return fail(es::clientSetupError(es::kMuteFailed, "muting its own process (task_info, es_mute_process)"));
     }
-    if (es_subscribe(client, kSubscribedEvents, sizeof(kSubscribedEvents) / sizeof(kSubscribedEvents[0])) !=
-        ES_RETURN_SUCCESS) {
+    const auto count_of_events = static_cast<uint32_t>(sizeof(kSubscribedEvents) / sizeof(kSubscribedEvents[0]));
+    if (es_subscribe(client, kSubscribedEvents, count_of_events) != ES_RETURN_SUCCESS) {
       deleteClient(client);
       return fail(es::clientSetupError(es::kSubscribeFailed, "es_subscribe(NOTIFY_EXEC, NOTIFY_FORK, NOTIFY_EXIT)"));
     }

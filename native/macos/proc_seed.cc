@@ -55,14 +55,15 @@ std::vector<RunningProcess> listRunningProcesses(size_t limit) {
     if (out.size() >= limit) break;
     if (pid <= 0) continue;  // the kernel task has no BSD process to seed
     struct proc_bsdinfo info;
-    if (proc_pidinfo(pid, PROC_PIDTBSDINFO, 0, &info, sizeof(info)) != static_cast<int>(sizeof(info))) continue;
+    constexpr int kInfoSize = static_cast<int>(sizeof(info));
+    if (proc_pidinfo(pid, PROC_PIDTBSDINFO, 0, &info, kInfoSize) != kInfoSize) continue;
     RunningProcess p;
     p.pid = pid;
     p.ppid = static_cast<int32_t>(info.pbi_ppid);
     p.uid = static_cast<int32_t>(info.pbi_ruid);
     p.gid = static_cast<int32_t>(info.pbi_rgid);
     p.start_time_ns = info.pbi_start_tvsec * 1000000000ull + info.pbi_start_tvusec * 1000ull;
-    const int length = proc_pidpath(pid, path, sizeof(path));
+    const int length = proc_pidpath(pid, path, static_cast<uint32_t>(sizeof(path)));
     if (length > 0) p.executable.assign(path, static_cast<size_t>(length));
     p.pidversion = pidversionOf(pid);
     out.push_back(std::move(p));

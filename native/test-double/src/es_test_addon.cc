@@ -140,7 +140,9 @@ class MessageBuilder {
     m->mach_time = static_cast<uint64_t>(i64(spec, "machTime"));
     m->deadline = 0;
     m->process = process(spec.Get("process").As<Napi::Object>(), "es_process_t (message process)");
-    if (version_ >= 2) m->seq_num = static_cast<uint64_t>(i64(spec, "seqNum"));
+    // seq_num lies mid-struct, so no guard can cover it: before v2 the spec's value stands for
+    // whatever bytes happen to be there, and must not be read as a sequence.
+    m->seq_num = static_cast<uint64_t>(i64(spec, "seqNum"));
     m->action_type = ES_ACTION_TYPE_NOTIFY;
     m->event_type = type;
     switch (type) {
