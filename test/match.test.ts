@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PatternError, type PatternSpec, compilePatternSet } from '../src/rules/match';
+import { PatternError, type PatternSpec, compilePatternSet, loadPatternSet } from '../src/rules/match';
 import { FIXTURES_DIR } from './support/paths';
 import { hitsOf, matches } from './support/match';
 
@@ -261,6 +261,15 @@ describe('matcher: multi-pattern sets', () => {
     assert.deepEqual(hitsOf(set, '/Users/a/Library/Keychains/login.keychain-db'), [1, 2, 3, 4]);
     assert.deepEqual(hitsOf(set, 'security'), [0, 5]);
     assert.deepEqual(hitsOf(set, 'nothing'), []);
+  });
+
+  it('an empty set matches nothing and round-trips', () => {
+    const set = compilePatternSet([]);
+    assert.equal(set.size, 0);
+    assert.equal(set.words, 0);
+    assert.deepEqual(set.strategies(), []);
+    assert.deepEqual(hitsOf(set, 'anything'), []);
+    assert.deepEqual(hitsOf(loadPatternSet(JSON.parse(JSON.stringify(set))), ''), []);
   });
 
   it('uses more than one hit word past 32 patterns and ORs without clearing', () => {
