@@ -8,7 +8,12 @@ import { isUtf8 } from 'node:buffer';
 
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export type RawLine = { lineNo: number; bytes: Buffer } | { lineNo: number; tooLongBytes: number };
+/**
+ * One line without its newline. `text` is filled when the line came out of a chunk region that
+ * was valid UTF-8 as a whole (decoded once per chunk, then sliced): the common case pays for one
+ * decode per chunk instead of one per line. Use `lineText` to get at the text either way.
+ */
+export type RawLine = { lineNo: number; bytes: Buffer; text?: string } | { lineNo: number; tooLongBytes: number };
 
 /** Splits a byte stream into lines, one array per input chunk. */
 export async function* splitLines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawLine[]> {
@@ -27,23 +32,61 @@ export async function* splitLines(input: AsyncIterable<Buffer | string> | Iterab
     pendingBytes = 0;
     skipping = false;
   };
+  /** The complete lines buf[start, lastNl) (newline-separated), decoded in one go when valid. */
+  const wholeLines = (buf: Buffer, start: number, lastNl: number, out: RawLine[]): void => {
+    const region = buf.subarray(start, lastNl);
+    if (!isUtf8(region)) {
+      for (let nl = buf.indexOf(10, start); nl >= 0 && nl <= lastNl; nl = buf.indexOf(10, start)) {
+        finishLine(buf.subarray(start, nl), out);
+        start = nl + 1;
+      }
+      return;
+    }
+    // A 0x0A byte is always a newline in valid UTF-8, so byte and text newlines pair up.
+    const text = region.toString('utf8');
+    let from = 0;
+    for (;;) {
+      const nlText = text.indexOf('\n', from);
+      const nlByte = nlText < 0 ? lastNl : buf.indexOf(10, start);
+      lineNo++;
+      if (nlByte - start > maxLineBytes) out.push({ lineNo, tooLongBytes: nlByte - start });
+      else out.push({ lineNo, bytes: buf.subarray(start, nlByte), text: text.slice(from, nlText < 0 ? text.length : nlText) });
+      if (nlText < 0) return;
+      from = nlText + 1;
+      start = nlByte + 1;
+    }
+  };
   for await (const chunk of input) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     const out: RawLine[] = [];
     let start = 0;
-    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-      finishLine(buf.subarray(start, nl), out);
-      start = nl + 1;
+    if (pendingBytes > 0 || skipping) {
+      // The first newline ends the line carried over from the previous chunk.
+      const nl = buf.indexOf(10);
+      if (nl >= 0) {
+        finishLine(buf.subarray(0, nl), out);
+        start = nl + 1;
+      } else {
+        start = buf.length;
+        pendingBytes += buf.length;
+        if (!skipping && pendingBytes > maxLineBytes) {
+          skipping = true;
+          parts = [];
+        } else if (!skipping) {
+          parts.push(buf);
+        }
+      }
+    }
+    const lastNl = buf.lastIndexOf(10);
+    if (lastNl >= start) {
+      wholeLines(buf, start, lastNl, out);
+      start = lastNl + 1;
     }
     if (start < buf.length) {
       const rest = buf.subarray(start);
       pendingBytes += rest.length;
-      if (!skipping && pendingBytes > maxLineBytes) {
-        skipping = true;
-        parts = [];
-      } else if (!skipping) {
-        parts.push(rest);
-      }
+      if (pendingBytes > maxLineBytes) skipping = true;
+      else parts.push(rest);
     }
     if (out.length > 0) yield out;
   }
@@ -61,11 +104,19 @@ export type LineText = { text: string } | { blank: true } | { reason: string };
 
 /** Bytes of one line -> its text, or why it cannot be used. */
 export function decodeLine(line: Buffer): LineText {
-  let bytes = line;
-  if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
-  if (bytes.length === 0) return { blank: true };
-  if (!isUtf8(bytes)) return { reason: `invalid UTF-8 at byte ${firstInvalidUtf8(bytes) + 1}` };
-  const text = bytes.toString('utf8');
+  if (!isUtf8(line)) return { reason: `invalid UTF-8 at byte ${firstInvalidUtf8(line) + 1}` };
+  return textOf(line.toString('utf8'));
+}
+
+/** A split line's text (decoded already, or now), or why it cannot be used. */
+export function lineText(line: { bytes: Buffer; text?: string }): LineText {
+  return line.text === undefined ? decodeLine(line.bytes) : textOf(line.text);
+}
+
+/** Drops a CR line end; blank and whitespace-only lines carry nothing. */
+function textOf(decoded: string): LineText {
+  const text = decoded.charCodeAt(decoded.length - 1) === 13 ? decoded.slice(0, -1) : decoded;
+  if (text.length === 0) return { blank: true };
   const first = text.charCodeAt(0);
   if ((first === 32 || first === 9) && text.trim() === '') return { blank: true };
   return { text };

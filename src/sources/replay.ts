@@ -6,7 +6,7 @@ import type { HostInfo } from '../process/ecs';
 import { looksLikeEcs, ecsItem } from './ecs-ndjson';
 import { esloggerItem, looksLikeEslogger } from './eslogger';
 import { isObject } from './fields';
-import { DEFAULT_MAX_LINE_BYTES, decodeLine, parseJson, splitLines, type RawLine } from './lines';
+import { DEFAULT_MAX_LINE_BYTES, lineText, parseJson, splitLines, type RawLine } from './lines';
 import { decodeHeader, looksLikeRecordingHeader, recordingItem, type RecordingHeader } from './recording';
 import type { EventSource, SourceItem, SourceStats } from './types';
 
@@ -146,7 +146,7 @@ export class ReplaySource implements EventSource {
       this.reject(items, where, `line too long: ${raw.tooLongBytes} bytes (limit ${this.maxLineBytes})`);
       return;
     }
-    const line = decodeLine(raw.bytes);
+    const line = lineText(raw);
     if ('blank' in line) return;
     if ('reason' in line) {
       this.reject(items, where, line.reason);
