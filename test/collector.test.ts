@@ -100,6 +100,13 @@ describe('collector under abuse (real collector process)', function () {
       for (let i = 0; i < 5000; i++) ws.send(JSON.stringify({ type: 'health', at: 'now', stats: { i } }));
     });
     assert.deepEqual(flood, { code: 1008, reason: 'rate limit exceeded' });
+    // Reasons quote agent input: a multi-byte field name must not make the close itself fail.
+    const wide = await closedWith(port, (ws) => {
+      ws.send(hello());
+      ws.send(JSON.stringify({ type: 'health', at: 'now', stats: { ['鍵'.repeat(80)]: { nested: true } } }));
+    });
+    assert.equal(wide.code, 1008);
+    assert.ok(Buffer.byteLength(wide.reason) <= 123 && !wide.reason.includes('\ufffd'), wide.reason);
     // A frame that breaks RFC 6455 itself (reserved bits set, unmasked).
     const raw = await closedWith(port, (ws) => (ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0xff, 0x05, 1, 2, 3, 4, 5])));
     assert.ok(raw.code >= 1000, `closed ${raw.code}`);

@@ -134,6 +134,7 @@ interface AgentConnection {
   bytes: TokenBucket;
   lastHealthAt: number;
   helloTimer: NodeJS.Timeout | null;
+  closing: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -148,6 +149,18 @@ function boundedString(v: unknown, what: string): string {
 function sequence(v: unknown, what: string): number {
   if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ProtocolViolation(`${what} must be a positive integer`);
   return v as number;
+}
+
+/** RFC 6455 allows 123 bytes of close reason; cut on a character boundary (reasons quote agent input). */
+function closeReason(reason: string): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > 123) break;
+    out += ch;
+  }
+  return out;
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string, extra = ''): void {
@@ -208,10 +221,16 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   });
 
   function closeFor(conn: AgentConnection, code: number, reason: string): void {
+    // Frames already buffered keep arriving while the close handshake runs: ignore them.
+    if (conn.closing) return;
+    conn.closing = true;
     counters.closedForCause++;
     log('warn', `closing agent connection ${conn.remote}${conn.key ? ` (${conn.key.agentId})` : ''}: ${reason}`);
-    // The close reason is limited to 123 bytes by RFC 6455.
-    conn.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    try {
+      conn.ws.close(code, closeReason(reason));
+    } catch {
+      conn.ws.terminate();
+    }
     setTimeout(() => conn.ws.terminate(), 2000).unref();
   }
 
@@ -230,6 +249,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       bytes: new TokenBucket(rate.bytesPerSecond, rate.bytesPerSecond * rate.burstSeconds),
       lastHealthAt: 0,
       helloTimer: null,
+      closing: false,
     };
     counters.accepted++;
     live.add(conn);
@@ -244,6 +264,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       if (conn.key && byStream.get(streamId(conn.key)) === conn) byStream.delete(streamId(conn.key));
     });
     ws.on('message', (data, isBinary) => {
+      if (conn.closing) return;
       try {
         const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
         if (!conn.messages.take(1) || !conn.bytes.take(size)) throw new ProtocolViolation('rate limit exceeded', CLOSE.policy);

@@ -250,17 +250,19 @@ export class Reporter implements AlertSink {
       ws.terminate();
       return;
     }
-    if (msg.type === 'welcome' && Number.isSafeInteger(msg.acked)) void this.onWelcome(msg.acked as number);
+    if (msg.type === 'welcome' && Number.isSafeInteger(msg.acked)) void this.onWelcome(ws, msg.acked as number);
     else if (msg.type === 'ack' && Number.isSafeInteger(msg.seq)) void this.onAck(msg.seq as number);
     else this.log('warn', `collector sent an unknown message: ${String(msg.type).slice(0, 40)}`);
   }
 
-  private async onWelcome(acked: number): Promise<void> {
+  private async onWelcome(ws: WebSocket, acked: number): Promise<void> {
     if (acked > this.spool.lastSeq) {
       this.log('warn', `collector has sequence numbers up to ${acked} for this stream, beyond the spool's ${this.spool.lastSeq}: numbering on from there`);
       await this.spool.advanceTo(acked);
     }
     await this.spool.ack(acked);
+    // The connection may have died while the spool caught up.
+    if (ws !== this.ws || this.ready) return;
     this.sentUpTo = acked;
     this.ackedOnLink = acked;
     this.ready = true;
