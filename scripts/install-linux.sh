@@ -15,24 +15,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-start=yes
-for arg in "$@"; do
-  case $arg in
-    --no-start) start=no ;;
-    *) ks_die "unknown argument '$arg' (usage: $0 [--no-start])" ;;
-  esac
-done
+# shellcheck source=linux-paths.sh
+. "$here/linux-paths.sh"
 
-ROOT=${ROOT:-}
-APPDIR=${APPDIR:-$ROOT/opt/keysentry}
-CONFDIR=${CONFDIR:-$ROOT/etc/keysentry}
-UNITDIR=${UNITDIR:-$ROOT/etc/systemd/system}
-STATEDIR=${STATEDIR:-$ROOT/var/lib/keysentry}
-LOGDIR=${LOGDIR:-$ROOT/var/log/keysentry}
-RUNDIR=${RUNDIR:-$ROOT/run/keysentry}
+no_start=$(ks_flag --no-start "$@")
 NODE=${NODE:-$(command -v node || true)}
-SYSTEMCTL=${SYSTEMCTL:-systemctl}
-DESTDIR=${DESTDIR:-}
 
 [ -n "$DESTDIR" ] || ks_require_root "$@"
 case $NODE in /*) ;; *) ks_die "node not found: set NODE=/absolute/path/to/node" ;; esac
@@ -64,7 +51,7 @@ if [ -n "$DESTDIR" ] || [ "$SYSTEMCTL" = none ]; then
   exit 0
 fi
 $SYSTEMCTL daemon-reload
-if [ "$start" = yes ]; then
+if [ "$no_start" = no ]; then
   $SYSTEMCTL enable keysentry.service
   $SYSTEMCTL restart keysentry.service
   ks_say "started: check with 'sudo $APPDIR/bin/keysentry status'"

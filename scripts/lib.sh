@@ -10,6 +10,16 @@ ks_say() {
   printf '%s: %s\n' "${0##*/}" "$*"
 }
 
+# ks_flag FLAG ARGS...: "yes" when FLAG is among ARGS, "no" when not; dies on any other argument.
+ks_flag() {
+  local flag=$1 arg found=no
+  shift
+  for arg in "$@"; do
+    if [ "$arg" = "$flag" ]; then found=yes; else ks_die "unknown argument '$arg' (usage: $0 [$flag])"; fi
+  done
+  echo "$found"
+}
+
 # Refuses to go on unless root: the files must end up root-owned for the agent to trust them.
 ks_require_root() {
   [ "$(id -u)" = 0 ] || ks_die "must run as root (try: sudo $0 $*)"

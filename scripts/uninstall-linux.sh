@@ -11,23 +11,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-purge=no
-for arg in "$@"; do
-  case $arg in
-    --purge) purge=yes ;;
-    *) ks_die "unknown argument '$arg' (usage: $0 [--purge])" ;;
-  esac
-done
-ks_require_root "$@"
+# shellcheck source=linux-paths.sh
+. "$here/linux-paths.sh"
 
-ROOT=${ROOT:-}
-APPDIR=${APPDIR:-$ROOT/opt/keysentry}
-CONFDIR=${CONFDIR:-$ROOT/etc/keysentry}
-UNITDIR=${UNITDIR:-$ROOT/etc/systemd/system}
-STATEDIR=${STATEDIR:-$ROOT/var/lib/keysentry}
-LOGDIR=${LOGDIR:-$ROOT/var/log/keysentry}
-RUNDIR=${RUNDIR:-$ROOT/run/keysentry}
-SYSTEMCTL=${SYSTEMCTL:-systemctl}
+purge=$(ks_flag --purge "$@")
+ks_require_root "$@"
 
 unit="$UNITDIR/keysentry.service"
 if [ "$SYSTEMCTL" != none ] && [ -e "$unit" ]; then

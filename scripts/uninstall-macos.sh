@@ -12,13 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=macos-paths.sh
 . "$here/macos-paths.sh"
 
-purge=no
-for arg in "$@"; do
-  case $arg in
-    --purge) purge=yes ;;
-    *) ks_die "unknown argument '$arg' (usage: $0 [--purge])" ;;
-  esac
-done
+purge=$(ks_flag --purge "$@")
 [ -n "$DESTDIR" ] || ks_require_root "$@"
 
 for label in "$AGENT_LABEL" "$COLLECTOR_LABEL"; do

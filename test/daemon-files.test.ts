@@ -152,7 +152,7 @@ describe('daemon: service definitions', () => {
 
   it('the shell scripts pass shellcheck', function () {
     if (!have('shellcheck')) this.skip();
-    const scripts = ['lib.sh', 'macos-paths.sh', 'install-macos.sh', 'uninstall-macos.sh', 'package-macos.sh', 'install-linux.sh', 'uninstall-linux.sh'];
+    const scripts = ['lib.sh', 'macos-paths.sh', 'linux-paths.sh', 'install-macos.sh', 'uninstall-macos.sh', 'package-macos.sh', 'install-linux.sh', 'uninstall-linux.sh'];
     execFileSync('shellcheck', ['-x', '-P', 'SCRIPTDIR', ...scripts], { cwd: SCRIPTS, stdio: 'pipe' });
   });
 });
