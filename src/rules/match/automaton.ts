@@ -142,8 +142,8 @@ export class AutomatonMatcher {
   private flushPending = false;
   private flushCount = 0;
   // Scratch, sized once: sparse state lists for the NFA continuation, target lists for determinization.
-  private current: Int32Array;
-  private next: Int32Array;
+  private readonly current: Int32Array;
+  private readonly next: Int32Array;
   private nextCount = 0;
   private readonly mark: Int32Array;
   private generation = 0;

@@ -38,7 +38,7 @@ export interface PatternSet {
   readonly size: number;
   /** Uint32Array length needed for hits = ceil(size/32). */
   readonly words: number;
-  /** ORs into `hits` bit i for every pattern i that matches the WHOLE of `value`. Linear in value.length; no allocation. */
+  /** ORs into `hits` bit i for every pattern i that matches the WHOLE of `value`. Linear in value.length; allocates only while its lazy DFA warms up. */
   matchInto(value: string, hits: Uint32Array): void;
   /** Human-readable strategy per group, for docs and `rules check`. */
   strategies(): string[];
