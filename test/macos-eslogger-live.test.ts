@@ -55,6 +55,22 @@ describe('macos: eslogger child-process source', function () {
     assert.deepEqual(await iterator.next(), { done: true, value: undefined });
   });
 
+  it('stop() returns once eslogger is gone even while its output waits unread', async () => {
+    const line = fixtureLines()[0] as string;
+    const run = fakeRun(dir, Array.from({ length: 400 }, () => line).join('\n') + '\n');
+    const source = new EsloggerLiveSource(run.options);
+    const iterator = source.batches()[Symbol.asyncIterator]();
+    await iterator.next();
+    const pid = source.stats().pid as number;
+    await source.stop();
+    assert.equal(isAlive(pid), false);
+    // The lines already in the pipe are still handed out, then the source ends; the writer was
+    // killed mid-line, so the last one may be cut (and is rejected as such).
+    const rest: SourceItem[] = [];
+    for (let r = await iterator.next(); r.done !== true; r = await iterator.next()) rest.push(...r.value);
+    assert.ok(rest.slice(0, -1).every((i) => i.kind === 'record'));
+  });
+
   it('restarts eslogger when it dies, with growing capped delays, counting and logging each restart', async () => {
     const lines = fixtureLines();
     const run = fakeRun(dir, lines[0] + '\n', { FAKE_ESLOGGER_EXIT: '3' });

@@ -10,7 +10,8 @@
  * - eslogger dying (killed, TCC revoked, ES restarted) restarts it after an exponential,
  *   capped delay; each restart is counted and logged with the tail of its stderr. A missing
  *   or non-executable eslogger ends the source with an error instead (macOS < 13).
- * - stop() ends the child (SIGTERM, then SIGKILL), and so does the agent's exit: no orphan.
+ * - stop() ends the child's process group (SIGTERM, then SIGKILL), and so does the agent's
+ *   exit: no orphan.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
@@ -84,7 +85,7 @@ export class EsloggerLiveSource implements EventSource {
   private stopping = false;
   private wakeFromBackoff: (() => void) | undefined;
   private readonly killOnAgentExit = (): void => {
-    this.child?.kill('SIGKILL');
+    if (this.child !== undefined) signalGroup(this.child, 'SIGKILL');
   };
 
   constructor(private readonly options: EsloggerLiveOptions = {}) {
@@ -126,9 +127,10 @@ export class EsloggerLiveSource implements EventSource {
     this.wakeFromBackoff?.();
     const child = this.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'close');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), this.options.killTimeoutMs ?? 5_000);
+    // 'exit', not 'close': unread output would hold 'close' back while the consumer is away.
+    const exited = once(child, 'exit');
+    signalGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), this.options.killTimeoutMs ?? 5_000);
     try {
       await exited;
     } finally {
@@ -151,9 +153,12 @@ export class EsloggerLiveSource implements EventSource {
   }
 
   private startChild(): ChildRun {
+    // A process group of its own: the terminal's Ctrl-C reaches the agent, which stops eslogger
+    // itself (instead of seeing it die and restarting it), and stop() ends the whole group.
     const child = spawn(this.command, [...ESLOGGER_EVENTS], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.options.env ?? process.env,
+      detached: true,
     });
     this.child = child;
     process.on('exit', this.killOnAgentExit);
@@ -218,6 +223,14 @@ export class EsloggerLiveSource implements EventSource {
       }
       this.wakeFromBackoff = done;
     });
+  }
+}
+
+function signalGroup(child: EsloggerChild, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
   }
 }
 
