@@ -133,11 +133,12 @@ describe('delivery through a proxy that cuts and stalls connections', function (
     const agent = startAgentProcess({ url: `ws://127.0.0.1:${proxyPort}`, state: path.join(dir, 'agent'), count, rate: 1500, pingMs: 300 });
     children.push(agent);
     await agent.waitFor((l) => l.includes('"stats"'), 30_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Chaos goes on until it has both cut and stalled the link several times.
+    for (let waited = 0; (proxy.cuts < 4 || proxy.stalls < 4) && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
     proxy.stopChaos();
     await agent.waitFor(isDrained, 30_000);
     const message = `chaos seed ${seed}: ${proxy.cuts} cuts, ${proxy.stalls} stalls`;
-    assert.ok(proxy.cuts >= 3 && proxy.stalls >= 3, message);
+    assert.ok(proxy.cuts >= 4 && proxy.stalls >= 4, message);
     const { seqs, indices } = storedIndices(db);
     assert.deepEqual(seqs, range(1, count + 1), message);
     assert.deepEqual(indices, range(0, count), message);

@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AGENT_PATH, CLOSE, PROTOCOL_VERSION, type CollectorMessage, type GapReason, type HealthValue } from '../delivery/protocol';
-import { Store, type IngestItem, type StreamKey } from './store';
+import { Store, streamId, type IngestItem, type StreamKey } from './store';
 import { bearerToken, type TokenSet } from './tokens';
 
 export interface CollectorTls {
@@ -284,10 +284,6 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         }
       }
     });
-  }
-
-  function streamId(key: StreamKey): string {
-    return `${key.agentId}\u0000${key.stream}`;
   }
 
   function handle(conn: AgentConnection, msg: unknown): void {

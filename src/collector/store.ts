@@ -61,6 +61,11 @@ export interface StreamKey {
   stream: string;
 }
 
+/** A map key for a stream that no choice of agent id and stream name can collide with. */
+export function streamId(key: StreamKey): string {
+  return JSON.stringify([key.agentId, key.stream]);
+}
+
 export interface AgentSeen {
   id: string;
   name: string;
@@ -164,9 +169,11 @@ export class AlertReader {
     this.db.pragma('busy_timeout = 5000');
   }
 
+  private lastSeqStmt: Database.Statement<[string, string], { last_seq: number }> | null = null;
+
   lastSeq(key: StreamKey): number {
-    const row = this.db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM streams WHERE agent_id = ? AND stream = ?').get(key.agentId, key.stream);
-    return row?.last_seq ?? 0;
+    this.lastSeqStmt ??= this.db.prepare<[string, string], { last_seq: number }>('SELECT last_seq FROM streams WHERE agent_id = ? AND stream = ?');
+    return this.lastSeqStmt.get(key.agentId, key.stream)?.last_seq ?? 0;
   }
 
   alerts(query: AlertQuery = {}): StoredAlert[] {
@@ -214,6 +221,7 @@ export class AlertReader {
 /** The collector's writable store. */
 export class Store extends AlertReader {
   private readonly stmts: WriteStatements;
+  private readonly roundTxn: (batch: IngestItem[], now: string) => IngestOutcome[];
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
@@ -223,6 +231,7 @@ export class Store extends AlertReader {
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
     this.stmts = prepareWrites(this.db);
+    this.roundTxn = this.db.transaction((batch: IngestItem[], now: string) => this.applyRound(batch, now));
   }
 
   /**
@@ -230,31 +239,28 @@ export class Store extends AlertReader {
    * below watermark + 1 (replays are skipped as duplicates) and never jump past it.
    */
   ingest(items: IngestItem[]): IngestOutcome[] {
-    const now = new Date().toISOString();
-    const run = this.db.transaction((batch: IngestItem[]) => {
-      const seqs = new Map<string, number>();
-      const outcomes = batch.map((item): IngestOutcome => {
-        if (item.kind === 'seen') {
-          this.stmts.seenAgent.run({ id: item.agent.id, name: item.agent.name, version: item.agent.version, token: item.tokenName, remote: item.remote, now });
-          return { acked: 0, stored: 0, duplicates: 0 };
-        }
-        if (item.kind === 'health') {
-          this.stmts.health.run(item.at, JSON.stringify(item.stats), now, item.agentId);
-          return { acked: 0, stored: 0, duplicates: 0 };
-        }
-        const k = `${item.key.agentId}\u0000${item.key.stream}`;
-        const last = seqs.get(k) ?? this.lastSeq(item.key);
-        const outcome = item.kind === 'alerts' ? this.applyAlerts(item, last, now) : this.applyGap(item, last, now);
-        seqs.set(k, outcome.acked);
-        return outcome;
-      });
-      for (const [k, seq] of seqs) {
-        const [agentId, stream] = k.split('\u0000') as [string, string];
-        this.stmts.setSeq.run(agentId, stream, seq);
+    return this.roundTxn(items, new Date().toISOString());
+  }
+
+  private applyRound(batch: IngestItem[], now: string): IngestOutcome[] {
+    const seqs = new Map<string, { key: StreamKey; seq: number }>();
+    const outcomes = batch.map((item): IngestOutcome => {
+      if (item.kind === 'seen') {
+        this.stmts.seenAgent.run({ id: item.agent.id, name: item.agent.name, version: item.agent.version, token: item.tokenName, remote: item.remote, now });
+        return { acked: 0, stored: 0, duplicates: 0 };
       }
-      return outcomes;
+      if (item.kind === 'health') {
+        this.stmts.health.run(item.at, JSON.stringify(item.stats), now, item.agentId);
+        return { acked: 0, stored: 0, duplicates: 0 };
+      }
+      const k = streamId(item.key);
+      const last = seqs.get(k)?.seq ?? this.lastSeq(item.key);
+      const outcome = item.kind === 'alerts' ? this.applyAlerts(item, last, now) : this.applyGap(item, last, now);
+      seqs.set(k, { key: item.key, seq: outcome.acked });
+      return outcome;
     });
-    return run(items);
+    for (const { key, seq } of seqs.values()) this.stmts.setSeq.run(key.agentId, key.stream, seq);
+    return outcomes;
   }
 
   private applyAlerts(item: Extract<IngestItem, { kind: 'alerts' }>, last: number, now: string): IngestOutcome {
