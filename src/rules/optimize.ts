@@ -76,20 +76,32 @@ function scanWeight(path: string): number {
   return 1;
 }
 
+/** Memoized: cheapestFirst asks for every subtree's cost at every level of nesting. */
+const costs = new WeakMap<Formula, number>();
+
 function cost(f: Formula, fields: readonly FieldJson[]): number {
+  const known = costs.get(f);
+  if (known !== undefined) return known;
+  let c: number;
   switch (f.op) {
     case 'const':
-      return 0;
+      c = 0;
+      break;
     case 'not':
-      return cost(f.arg, fields);
+      c = cost(f.arg, fields);
+      break;
     case 'and':
     case 'or':
-      return f.args.reduce((n, a) => n + cost(a, fields), 0);
+      c = f.args.reduce((n, a) => n + cost(a, fields), 0);
+      break;
     case 'match':
-      return scanWeight(fields[f.field]?.path ?? '');
+      c = scanWeight(fields[f.field]?.path ?? '');
+      break;
     default:
-      return 0.5;
+      c = 0.5;
   }
+  costs.set(f, c);
+  return c;
 }
 
 /** The operands of and/or, cheapest first (stable, so equal costs keep the rule author's order). */

@@ -28,6 +28,12 @@ export function positionAt(text: string, offset: number): FilePosition {
  * located exactly (an unusual escape), positions fall back to the line of the `query` key.
  */
 export function locateQuery(fileText: string, query: string, format: 'toml' | 'json'): QueryLocator {
+  // Decoding is deferred to the first error: most rules never need a position.
+  let locate: QueryLocator | undefined;
+  return (q) => (locate ??= buildLocator(fileText, query, format))(q);
+}
+
+function buildLocator(fileText: string, query: string, format: 'toml' | 'json'): QueryLocator {
   const key = format === 'toml' ? /(^|\n)[ \t]*query[ \t]*=[ \t]*/g : /"query"\s*:\s*/g;
   let fallback: number | undefined;
   for (let m = key.exec(fileText); m !== null; m = key.exec(fileText)) {
