@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -111,6 +111,19 @@ describe('daemon: status socket', () => {
     const down = await statusCli('--socket', socketPath, '--json');
     assert.equal(down.code, 3);
     assert.equal((JSON.parse(down.stdout) as { running: boolean }).running, false);
+  });
+
+  it('tells a user who is not root to use sudo (exit 4), without answering them', async function () {
+    const server = await startStatusServer(socketPath, sampleStatus);
+    try {
+      fs.chmodSync(dir, 0o755);
+      const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, KEYSENTRY, 'status', '--socket', socketPath], { encoding: 'utf8' });
+      if (asNobody.error !== undefined) this.skip();
+      assert.equal(asNobody.status, 4, asNobody.stderr);
+      assert.equal(asNobody.stdout, `agent:        ${socketPath}: permission denied (the status socket is root-only: use sudo)\n`);
+    } finally {
+      await server.close();
+    }
   });
 
   it('RateMeter gives events per second over its window', () => {
