@@ -116,14 +116,14 @@ export function startAgentProcess(a: AgentArgs): Child {
 export const isDrained = (l: string): boolean => l.startsWith('{"drained"');
 
 /**
- * The test indices stored for one agent, in sequence order. Asserting on the result checks
- * exactly-once (no duplicates, none missing) and order at once.
+ * The sequence numbers and test indices stored for one agent, in the order they were stored.
+ * Asserting both equal a range checks exactly-once (no duplicates, none missing) and order.
  */
 export function storedIndices(dbFile: string, agentId = 'test-agent'): { seqs: number[]; indices: number[] } {
   const reader = new AlertReader(dbFile);
   try {
     const rows = reader.db
-      .prepare<[string], { seq: number; doc: string }>('SELECT seq, doc FROM alerts WHERE agent_id = ? ORDER BY seq')
+      .prepare<[string], { seq: number; doc: string }>('SELECT seq, doc FROM alerts WHERE agent_id = ? ORDER BY id')
       .all(agentId);
     return { seqs: rows.map((r) => r.seq), indices: rows.map((r) => (JSON.parse(r.doc) as { test: { index: number } }).test.index) };
   } finally {
