@@ -327,8 +327,14 @@ export class Reporter implements AlertSink {
   private startHealth(): void {
     const sendHealth = (): void => {
       const spool = this.spool.stats();
+      let pipeline: Record<string, HealthValue> = {};
+      try {
+        pipeline = this.opts.health?.() ?? {};
+      } catch (err) {
+        this.log('warn', `health getter failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
       const stats: Record<string, HealthValue> = {
-        ...(this.opts.health?.() ?? {}),
+        ...pipeline,
         spool_depth: spool.depth,
         spool_bytes: spool.bytes,
         spool_dropped: spool.dropped,
