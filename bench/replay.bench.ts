@@ -154,7 +154,10 @@ function peakRss(corpus: Buffer, totalBytes: number): Promise<{ peak: number; se
 export async function run(): Promise<BenchResult[]> {
   const rules = loadDefaultRuleSet();
   const eslogger = esloggerCorpus(200);
-  const { ecs, recording } = await collect(eslogger, rules);
+  const collected = await collect(eslogger, rules);
+  // Only execs become ECS documents: three copies make a pass as long as the others.
+  const ecs = [...collected.ecs, ...collected.ecs, ...collected.ecs];
+  const recording = collected.recording;
   const results: BenchResult[] = [];
   const formats: Array<{ name: string; lines: string[]; target?: string }> = [
     { name: 'eslogger', lines: eslogger, target: '≥ 0.5 × JSON.parse' },

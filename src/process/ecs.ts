@@ -31,6 +31,10 @@ export function commandLine(args: readonly string[]): string {
 }
 
 /** ISO-8601 with nanoseconds kept (ECS @timestamp accepts up to 9 fractional digits). */
+/** Consecutive events mostly share their second: its "yyyy-mm-ddThh:mm:ss", last one built. */
+let lastSecond = -1n;
+let lastSecondText = '';
+
 export function isoTimestamp(timeNs: bigint): string {
   let seconds = timeNs / 1_000_000_000n;
   let frac = Number(timeNs - seconds * 1_000_000_000n);
@@ -39,8 +43,11 @@ export function isoTimestamp(timeNs: bigint): string {
     seconds -= 1n;
     frac += 1_000_000_000;
   }
-  // yyyy-mm-ddThh:mm:ss from the whole seconds, then all nine fractional digits.
-  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${String(frac).padStart(9, '0')}Z`;
+  if (seconds !== lastSecond) {
+    lastSecondText = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  return `${lastSecondText}.${String(frac).padStart(9, '0')}Z`;
 }
 
 function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: ExecResolution): EcsProcessParent | undefined {

@@ -4,7 +4,7 @@
  * A line longer than the cap is never assembled: its bytes are counted and dropped as they
  * stream past, and the line is reported once its newline (or the end of input) arrives.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -35,7 +35,8 @@ export async function* splitLines(input: AsyncIterable<Buffer | string> | Iterab
   /** The complete lines buf[start, lastNl) (newline-separated), decoded in one go when valid. */
   const wholeLines = (buf: Buffer, start: number, lastNl: number, out: RawLine[]): void => {
     const region = buf.subarray(start, lastNl);
-    if (!isUtf8(region)) {
+    const ascii = isAscii(region);
+    if (!ascii && !isUtf8(region)) {
       for (let nl = buf.indexOf(10, start); nl >= 0 && nl <= lastNl; nl = buf.indexOf(10, start)) {
         finishLine(buf.subarray(start, nl), out);
         start = nl + 1;
@@ -43,7 +44,8 @@ export async function* splitLines(input: AsyncIterable<Buffer | string> | Iterab
       return;
     }
     // A 0x0A byte is always a newline in valid UTF-8, so byte and text newlines pair up.
-    const text = region.toString('utf8');
+    // ASCII (nearly every capture) is copied as latin1: same text, no UTF-8 transcoding.
+    const text = region.toString(ascii ? 'latin1' : 'utf8');
     let from = 0;
     for (;;) {
       const nlText = text.indexOf('\n', from);
