@@ -11,6 +11,7 @@ import { type GroupPlan, type LiteralPattern, planGroups } from './plan';
 import { SERIALIZED_FORMAT, SERIALIZED_VERSION, type SerializedPatternSet, parseSerialized, serializeTables } from './serialize';
 
 export type { SerializedPatternSet } from './serialize';
+export { PatternSetFormatError } from './serialize';
 
 export type PatternKind = 'exact' | 'prefix' | 'suffix' | 'contains' | 'wildcard' | 'regex';
 export const PATTERN_KINDS: readonly PatternKind[] = ['exact', 'prefix', 'suffix', 'contains', 'wildcard', 'regex'];
