@@ -62,6 +62,24 @@ function have(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
+/** A fresh directory for the enclosing describe block, removed after it. */
+function useScratchDir(prefix: string): () => string {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return () => dir;
+}
+
+/** A stand-in for launchctl/systemctl (which cannot run here) that records its arguments. */
+function recordingCommand(dir: string, name: string): { command: string; calls: () => string[] } {
+  const log = path.join(dir, `${name}.calls`);
+  const command = path.join(dir, name);
+  fs.writeFileSync(command, `#!/bin/sh\necho "$*" >> '${log}'\n`, { mode: 0o755 });
+  return { command, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []) };
+}
+
 describe('daemon: strict plist parser', () => {
   const wrap = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">\n${body}\n</plist>\n`;
   const malformed: Array<[string, string, RegExp]> = [
@@ -158,13 +176,10 @@ describe('daemon: service definitions', () => {
 });
 
 describe('daemon: macOS packaging and install (layout-only, launchctl recorded)', () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-macos-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const scratch = useScratchDir('keysentry-macos-');
 
   it('lays out keysentry.app, installs it into DESTDIR with launchctl bootstrap, uninstalls to nothing', () => {
+    const dir = scratch();
     const out = path.join(dir, 'out');
     execFileSync('bash', [path.join(SCRIPTS, 'package-macos.sh'), '--layout-only', '--out', out, '--team-id', 'ABCDE12345'], { stdio: 'pipe' });
     const app = path.join(out, 'keysentry.app');
@@ -196,10 +211,8 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
       fs.mkdirSync(path.join(root, system), { recursive: true });
     }
     const before = snapshotTree(root);
-    const calls = path.join(dir, 'launchctl.log');
-    const launchctl = path.join(dir, 'launchctl');
-    fs.writeFileSync(launchctl, `#!/bin/sh\necho "$*" >> '${calls}'\n`, { mode: 0o755 });
-    const env = { ...process.env, DESTDIR: root, LAUNCHCTL: launchctl };
+    const launchctl = recordingCommand(dir, 'launchctl');
+    const env = { ...process.env, DESTDIR: root, LAUNCHCTL: launchctl.command };
     const install = () => execFileSync('bash', [path.join(SCRIPTS, 'install-macos.sh'), app], { env, stdio: 'pipe' });
     install();
     install(); // idempotent: an upgrade over itself
@@ -212,12 +225,12 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
     assert.equal(config.status.socket, '/var/run/keysentry/status.sock');
     assert.deepEqual(config.rules.paths, ['/Library/Application Support/keysentry/keysentry.app/Contents/Resources/app/rules/default', '/Library/Application Support/keysentry/keysentry.app/Contents/Resources/app/rules/keysentry-keychain']);
     const round = ['bootout system/com.keysentry.agent', 'enable system/com.keysentry.agent', `bootstrap system ${plist}`];
-    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [...round, ...round]);
+    assert.deepEqual(launchctl.calls(), [...round, ...round]);
 
     execFileSync('bash', [path.join(SCRIPTS, 'uninstall-macos.sh'), '--purge'], { env, stdio: 'pipe' });
     execFileSync('bash', [path.join(SCRIPTS, 'uninstall-macos.sh'), '--purge'], { env, stdio: 'pipe' });
     assert.deepEqual(snapshotTree(root), before);
-    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n').slice(6), ['bootout system/com.keysentry.agent', 'disable system/com.keysentry.agent']);
+    assert.deepEqual(launchctl.calls().slice(6), ['bootout system/com.keysentry.agent', 'disable system/com.keysentry.agent']);
   });
 
   it('refuses to install when not root, and refuses signing without a provisioning profile', function () {
@@ -232,19 +245,13 @@ describe('daemon: macOS packaging and install (layout-only, launchctl recorded)'
 });
 
 describe('daemon: Linux install staging (DESTDIR)', () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keysentry-linux-stage-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const scratch = useScratchDir('keysentry-linux-stage-');
 
   it('stages into DESTDIR with the final paths written into the unit, launcher and config', () => {
-    const recorded = path.join(dir, 'systemctl.log');
-    const systemctl = path.join(dir, 'systemctl');
-    fs.writeFileSync(systemctl, `#!/bin/sh\necho "$*" >> '${recorded}'\n`, { mode: 0o755 });
-    const stage = path.join(dir, 'stage');
-    execFileSync('bash', [path.join(SCRIPTS, 'install-linux.sh')], { env: { ...process.env, DESTDIR: stage, SYSTEMCTL: systemctl }, stdio: 'pipe' });
-    assert.equal(fs.existsSync(recorded), false, 'staging never touches systemd');
+    const systemctl = recordingCommand(scratch(), 'systemctl');
+    const stage = path.join(scratch(), 'stage');
+    execFileSync('bash', [path.join(SCRIPTS, 'install-linux.sh')], { env: { ...process.env, DESTDIR: stage, SYSTEMCTL: systemctl.command }, stdio: 'pipe' });
+    assert.deepEqual(systemctl.calls(), [], 'staging never touches systemd');
     const unit = fs.readFileSync(path.join(stage, 'etc', 'systemd', 'system', 'keysentry.service'), 'utf8');
     assert.match(unit, /^ExecStart=\/opt\/keysentry\/bin\/keysentry run --config \/etc\/keysentry\/config\.toml$/m);
     assert.ok(!unit.includes(stage) && !unit.includes('@'), 'no staging path or placeholder left in the unit');
