@@ -176,6 +176,13 @@ socket = "/run/ks/status.sock"
     loadAgentConfig(write(dir, 'config.toml', template));
   });
 
+  it('rejects a key given twice: JSON (which JSON.parse would silently accept) and TOML', () => {
+    const json = write(dir, 'config.json', '{"log": {"level": "debug", "dir\\"ectory": "/x",\n  "level": "error"}, "mute": {"paths": [{"level": 1}, {"level": 2}]}}');
+    assert.deepEqual(problemsOf(json), [`${json}:2:3: duplicate key 'level'`]);
+    const toml = write(dir, 'config.toml', '[log]\nlevel = "debug"\nlevel = "error"\n');
+    assert.match(problemsOf(toml)[0], new RegExp(`^${toml}:3:\\d+: `));
+  });
+
   it('rejects a file that is neither .toml nor .json, and a top level that is not an object', () => {
     const yaml = write(dir, 'config.yaml', 'a: 1');
     assert.deepEqual(problemsOf(yaml), [`${yaml}: expected a .toml or .json file`]);

@@ -27,13 +27,42 @@ function defaultConfigPath(platform: NodeJS.Platform): string | undefined {
 }
 
 /** "line L, column C" for a JSON.parse error (V8 reports a character position). */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  return `${before.split('\n').length}:${before.length - before.lastIndexOf('\n')}`;
+}
+
 function jsonErrorWhere(text: string, message: string): string {
   const position = /position (\d+)/.exec(message);
   if (position === null) return message;
-  const before = text.slice(0, Number(position[1]));
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  return `${line}:${column}: ${message.replace(/ in JSON at position \d+.*$/, '')}`;
+  return `${lineColumn(text, Number(position[1]))}: ${message.replace(/ in JSON at position \d+.*$/, '')}`;
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys without a word; in a config that hides a
+ * setting. One linear pass over text JSON.parse has already accepted finds them.
+ */
+function duplicateJsonKeys(text: string): string[] {
+  const problems: string[] = [];
+  const objects: Array<Set<string> | null> = [];
+  for (let at = 0; at < text.length; at++) {
+    const c = text[at];
+    if (c === '{') objects.push(new Set());
+    else if (c === '[') objects.push(null);
+    else if (c === '}' || c === ']') objects.pop();
+    else if (c === '"') {
+      const start = at;
+      for (at++; text[at] !== '"'; at++) if (text[at] === '\\') at++;
+      let next = at + 1;
+      while (' \t\r\n'.includes(text[next])) next++;
+      const keys = objects[objects.length - 1];
+      if (text[next] !== ':' || keys === null || keys === undefined) continue;
+      const key = JSON.parse(text.slice(start, at + 1)) as string;
+      if (keys.has(key)) problems.push(`${lineColumn(text, start)}: duplicate key '${key}'`);
+      keys.add(key);
+    }
+  }
+  return problems;
 }
 
 function parseFile(file: string): unknown {
@@ -55,11 +84,15 @@ function parseFile(file: string): unknown {
     }
   }
   if (file.endsWith('.json')) {
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      parsed = JSON.parse(text) as unknown;
     } catch (err) {
       throw new ConfigError([`${file}:${jsonErrorWhere(text, (err as Error).message)}`]);
     }
+    const duplicates = duplicateJsonKeys(text);
+    if (duplicates.length > 0) throw new ConfigError(duplicates.map((problem) => `${file}:${problem}`));
+    return parsed;
   }
   throw new ConfigError([`${file}: expected a .toml or .json file`]);
 }
