@@ -146,6 +146,31 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
     assert.match(rejections[1] as string, /^scenario:\d+: rule evaluation failed: engine bug$/);
   });
 
+  it('a sink that throws loses its own write only: the other sinks and the next events go on', async () => {
+    const kept: number[] = [];
+    const rejections: string[] = [];
+    const stats = await runPipeline({
+      source: scenarioSource(),
+      table: new ProcessTable({ hostId: 'h' }),
+      host: { osType: 'macos' },
+      agent,
+      rules: loadDefaultRuleSet(),
+      sinks: [
+        {
+          write: (a) => {
+            if ((a.process as { pid: number }).pid === 702) throw new Error('disk full');
+          },
+        },
+        { write: async (a) => void kept.push((a.process as { pid: number }).pid) },
+      ],
+      onReject: (r) => rejections.push(`${r.where}: ${r.reason}`),
+    });
+    assert.deepEqual(kept, [702, 704, 950]);
+    assert.equal(stats.alerts, 3);
+    assert.equal(rejections.length, 1);
+    assert.match(rejections[0] as string, /^scenario:\d+: alert not written: disk full$/);
+  });
+
   it('the JSON Lines sink waits for a slow reader instead of buffering without bound', async () => {
     const out = new PassThrough({ highWaterMark: 1024 });
     const sink = new JsonLinesSink(out);

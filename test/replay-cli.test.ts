@@ -73,6 +73,17 @@ describe('replay: bad input is rejected by line, the lines around it still alert
     assert.match(run.stderr, /0 rejected/);
   });
 
+  it('counts the events eslogger dropped (gaps in global_seq_num) and still resolves the rest', async () => {
+    // Drop the fork of pid 702 (and so one sequence number): its exec still alerts, its parent
+    // now only known by the exec record's parent token.
+    const forkOf702 = good.findIndex((l) => l.includes('"event_type":11') && l.includes('"pid":702'));
+    const file = writeLines(dir, 'gap.json', good.filter((_, i) => i !== forkOf702));
+    const run = await runKeysentry(['replay', file, '--rules', DEFAULT_RULES]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /29 records, 3 alerts, 0 rejected, 1 lost/);
+    assert.deepEqual(alertedPids(alertsOf(run)), EXPECTED_PIDS);
+  });
+
   it('the shipped sample, with the default rules: the stock rule alerts on its keychain theft only', async () => {
     const run = await runKeysentry(['replay', path.join(REPO_ROOT, 'samples', 'keychain-theft.eslogger.jsonl')]);
     assert.equal(run.status, 0, run.stderr);

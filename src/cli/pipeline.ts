@@ -66,8 +66,17 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
 
   // Everything below is synchronous unless a sink or observer hands back a promise: one
   // microtask per event would cost more than the table and the ECS conversion together.
-  const writeAlerts = async (alerts: AlertDocument[]): Promise<void> => {
-    for (const alert of alerts) for (const sink of options.sinks) await sink.write(alert);
+  const writeAlerts = async (alerts: AlertDocument[], where: string): Promise<void> => {
+    for (const alert of alerts) {
+      for (const sink of options.sinks) {
+        // One failing sink (a full disk, an unserializable document) must not stop the others or the pipeline.
+        try {
+          await sink.write(alert);
+        } catch (err) {
+          reject(where, `alert not written: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
   };
 
   const evaluate = (doc: EcsDocument, where: string): Promise<void> | undefined => {
@@ -81,7 +90,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
       return undefined;
     }
     stats.alerts += alerts.length;
-    return writeAlerts(alerts);
+    return writeAlerts(alerts, where);
   };
 
   const detect = (doc: EcsDocument, where: string): Promise<void> | undefined => {
