@@ -195,6 +195,11 @@ describe('matcher: Lucene regular expressions', () => {
     assert.equal(re('.*a.*&.*b.*', 'xxa'), false);
     assert.equal(re('~a', '~a'), true, 'complement is not enabled by ES: ~ is literal');
     assert.equal(re('*a', '*a'), true, 'a leading * is literal, as in Lucene');
+    assert.equal(re('+a', '+a'), true);
+    assert.equal(re('{a', '{a'), true);
+    assert.equal(re('(|a)', '|a'), true, 'Lucene reads a | that starts a group as a character');
+    assert.equal(re('(|a)', 'a'), false);
+    assert.equal(re('^a$', '^a$'), true, 'no anchors: ^ and $ are characters');
   });
 
   it('compiles every regex in the fixture rules, with their intended matches', () => {
