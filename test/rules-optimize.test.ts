@@ -54,16 +54,19 @@ describe('rules: formula rewrites', () => {
         // A gate is implied: whenever the formula holds, the gate's field matched one of its ids.
         for (let k = 0; k < 8; k++) {
           const hits = FIELDS.map(() => new Set([0, 1, 2, 3].filter(() => rnd() < 0.3)));
-          if (truth(s, hits)) assert.ok(gate.patterns.some((p) => hits[gate.field]?.has(p)), `${JSON.stringify(s)} gate ${JSON.stringify(gate)}`);
+          if (truth(s, hits)) assert.ok(gate.some((alt) => alt.patterns.some((p) => hits[alt.field]?.has(p))), `${JSON.stringify(s)} gate ${JSON.stringify(gate)}`);
         }
       }
     }
   });
 
-  it('gates on a selective field, through or-branches that all constrain it', () => {
+  it('gates on selective fields, through or-branches', () => {
     const f: Formula = { op: 'and', args: [m(0, 0), { op: 'or', args: [m(1, 1), { op: 'and', args: [m(1, 2), m(2, 0)] }] }] };
-    assert.deepEqual(chooseGate(f, FIELDS), { field: 1, patterns: [1, 2] });
-    assert.deepEqual(chooseGate(m(0, 3), FIELDS), { field: 0, patterns: [3] });
+    assert.deepEqual(chooseGate(f, FIELDS), [{ field: 1, patterns: [1, 2] }]);
+    assert.deepEqual(chooseGate(m(0, 3), FIELDS), [{ field: 0, patterns: [3] }]);
     assert.equal(chooseGate({ op: 'not', arg: m(1, 0) }, FIELDS), undefined);
+    // Branches constraining different fields give a gate of alternatives: one of them must match.
+    const split: Formula = { op: 'or', args: [{ op: 'and', args: [m(0, 0), m(1, 0)] }, { op: 'and', args: [m(0, 1), m(2, 5)] }] };
+    assert.deepEqual(chooseGate(split, FIELDS), [{ field: 1, patterns: [0] }, { field: 2, patterns: [5] }]);
   });
 });

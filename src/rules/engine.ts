@@ -8,7 +8,8 @@
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
-import { cheapestFirst, chooseGate, simplify } from './optimize';
+import { anyHit, buildGates, NONE, type GateTables } from './gates';
+import { cheapestFirst, simplify } from './optimize';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
 /** A compiled-form file whose content does not make a rule set. */
@@ -42,22 +43,7 @@ export class RuleEngine implements CompiledRuleSet {
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
   private readonly predicates: Predicate[];
-  /** Rule i runs only if field gateField[i] (-1: no gate) has a hit in gateWord/gateMask[gateStart[i]..gateStart[i+1]). */
-  private readonly gateField: Int32Array;
-  private readonly gateStart: Int32Array;
-  private readonly gateWord: Int32Array;
-  private readonly gateMask: Uint32Array;
-  /**
-   * Rules grouped by gate field, so one test of the union of a group's gates skips the whole group:
-   * group g tests field groupField[g] (-1: ungated rules) against groupWord/groupMask[groupStart[g]..groupStart[g+1]]
-   * and holds rules groupRules[groupRuleStart[g]..groupRuleStart[g+1]].
-   */
-  private readonly groupField: Int32Array;
-  private readonly groupStart: Int32Array;
-  private readonly groupWord: Int32Array;
-  private readonly groupMask: Uint32Array;
-  private readonly groupRuleStart: Int32Array;
-  private readonly groupRules: Int32Array;
+  private readonly gates: GateTables;
 
   constructor(
     readonly rules: readonly RuleMeta[],
@@ -84,51 +70,7 @@ export class RuleEngine implements CompiledRuleSet {
     });
     const simplified = formulas.map(simplify);
     this.predicates = simplified.map((f) => this.compile(f));
-    this.gateField = new Int32Array(formulas.length).fill(-1);
-    this.gateStart = new Int32Array(formulas.length + 1);
-    const words: number[] = [];
-    const masks: number[] = [];
-    simplified.forEach((f, i) => {
-      this.gateStart[i] = words.length;
-      const gate = chooseGate(f, fields);
-      if (gate === undefined) return;
-      this.gateField[i] = this.fieldIndex(gate.field);
-      for (const [w, m] of this.masksOf(gate.field, gate.patterns)) {
-        words.push(w);
-        masks.push(m);
-      }
-    });
-    this.gateStart[formulas.length] = words.length;
-    this.gateWord = Int32Array.from(words);
-    this.gateMask = Uint32Array.from(masks);
-    const groups = new Map<number, { rules: number[]; masks: Map<number, number> }>();
-    this.gateField.forEach((field, rule) => {
-      const g = groups.get(field) ?? { rules: [], masks: new Map<number, number>() };
-      groups.set(field, g);
-      g.rules.push(rule);
-      for (let k = this.gateStart[rule] as number; k < (this.gateStart[rule + 1] as number); k++) {
-        const w = this.gateWord[k] as number;
-        g.masks.set(w, ((g.masks.get(w) ?? 0) | (this.gateMask[k] as number)) >>> 0);
-      }
-    });
-    const list = [...groups];
-    this.groupField = Int32Array.from(list, ([field]) => field);
-    this.groupStart = new Int32Array(list.length + 1);
-    this.groupRuleStart = new Int32Array(list.length + 1);
-    const groupWords: number[] = [];
-    const groupMasks: number[] = [];
-    const groupRules: number[] = [];
-    list.forEach(([, g], i) => {
-      this.groupStart[i] = groupWords.length;
-      this.groupRuleStart[i] = groupRules.length;
-      for (const [w, m] of g.masks) groupWords.push(w), groupMasks.push(m);
-      groupRules.push(...g.rules);
-    });
-    this.groupStart[list.length] = groupWords.length;
-    this.groupRuleStart[list.length] = groupRules.length;
-    this.groupWord = Int32Array.from(groupWords);
-    this.groupMask = Uint32Array.from(groupMasks);
-    this.groupRules = Int32Array.from(groupRules);
+    this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
   }
 
   evaluate(doc: object): RuleMeta[] {
@@ -140,20 +82,27 @@ export class RuleEngine implements CompiledRuleSet {
     }
     let fired: number[] | undefined;
     const predicates = this.predicates;
-    const { gateStart, gateWord, gateMask, groupField, groupStart, groupWord, groupMask, groupRuleStart, groupRules } = this;
+    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
       const field = groupField[g] as number;
-      const hits = field >= 0 ? this.scan(field) : undefined;
-      if (hits !== undefined && !anyHit(hits, groupWord, groupMask, groupStart[g] as number, groupStart[g + 1] as number)) continue;
+      if (field >= 0 && !anyHit(this.scan(field), groupWord, groupMask, groupWordStart[g] as number, groupWordStart[g + 1] as number)) continue;
       for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
         const rule = groupRules[k] as number;
-        if (hits !== undefined && !anyHit(hits, gateWord, gateMask, gateStart[rule] as number, gateStart[rule + 1] as number)) continue;
+        if (field !== NONE && !this.gateOpen(rule)) continue;
         if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
       }
     }
     if (fired === undefined) return NO_MATCH as RuleMeta[];
     // Groups visit rules out of load order; report in load order.
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
+  }
+
+  private gateOpen(rule: number): boolean {
+    const { altStart, altField, wordStart, word, mask } = this.gates;
+    for (let a = altStart[rule] as number; a < (altStart[rule + 1] as number); a++) {
+      if (anyHit(this.scan(altField[a] as number), word, mask, wordStart[a] as number, wordStart[a + 1] as number)) return true;
+    }
+    return false;
   }
 
   /** Field `f` of the current event, fetched once per event. */
@@ -295,11 +244,6 @@ function pathKeys(path: string): string[][] {
     for (let j = 0; j <= segs.length; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
     return row;
   });
-}
-
-function anyHit(hits: Uint32Array, words: Int32Array, masks: Uint32Array, from: number, to: number): boolean {
-  for (let k = from; k < to; k++) if (((hits[words[k] as number] as number) & (masks[k] as number)) !== 0) return true;
-  return false;
 }
 
 /** The all-nested case, without the dotted-key search (undefined when any step is missing). */

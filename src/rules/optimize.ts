@@ -112,44 +112,59 @@ export function cheapestFirst(args: readonly Formula[], fields: readonly FieldJs
     .map((x) => x.f);
 }
 
+/** "Some element of one of these fields matched one of its ids": field -> ids. */
+type Clause = Map<number, Set<number>>;
+
 /**
- * Per field, pattern ids of which the formula implies "some element matched one": an and implies what any operand
- * implies; an or implies, for a field every branch constrains, the union of the branches' ids.
+ * A clause the formula implies, as cheap and selective as found: an and implies any operand's clause (the best is
+ * kept); an or implies the union of one clause per branch (so it needs one from every branch).
  */
-function impliedMatches(f: Formula): Map<number, Set<number>> {
+function impliedClause(f: Formula, rank: (c: Clause) => number): Clause | undefined {
   switch (f.op) {
     case 'match':
       return new Map([[f.field, new Set(f.patterns)]]);
     case 'and': {
-      const out = new Map<number, Set<number>>();
-      for (const a of f.args) for (const [field, ids] of impliedMatches(a)) if (!out.has(field) || (out.get(field) as Set<number>).size > ids.size) out.set(field, ids);
-      return out;
+      let best: Clause | undefined;
+      for (const a of f.args) {
+        const c = impliedClause(a, rank);
+        if (c !== undefined && (best === undefined || rank(c) < rank(best))) best = c;
+      }
+      return best;
     }
     case 'or': {
-      const [first, ...rest] = f.args.map(impliedMatches);
-      const out = new Map<number, Set<number>>();
-      for (const [field, ids] of first ?? []) {
-        if (!rest.every((m) => m.has(field))) continue;
-        const union = new Set(ids);
-        for (const m of rest) for (const id of m.get(field) as Set<number>) union.add(id);
-        out.set(field, union);
+      const union: Clause = new Map();
+      for (const a of f.args) {
+        const c = impliedClause(a, rank);
+        if (c === undefined) return undefined;
+        for (const [field, ids] of c) {
+          const into = union.get(field) ?? new Set<number>();
+          for (const id of ids) into.add(id);
+          union.set(field, into);
+        }
       }
-      return out;
+      return union;
     }
     default:
-      return new Map();
+      return undefined;
   }
 }
 
-/** A match atom the whole formula implies, on the most selective and cheapest field; undefined if none. */
-export function chooseGate(f: Formula, fields: readonly FieldJson[]): { field: number; patterns: number[] } | undefined {
-  const rank = (field: number): number => {
+export interface GateAlternative {
+  field: number;
+  patterns: number[];
+}
+
+/**
+ * The rule's gate: alternatives (field, pattern ids) of which every match of the formula satisfies at least one,
+ * preferring few, selective, cheap fields (`process.name` rather than `event.type`); undefined if none.
+ */
+export function chooseGate(f: Formula, fields: readonly FieldJson[]): GateAlternative[] | undefined {
+  const fieldRank = (field: number): number => {
     const path = fields[field]?.path ?? '';
     return (UNSELECTIVE_FIELDS.has(path) ? 1000 : 0) + scanWeight(path);
   };
-  let best: { field: number; patterns: number[] } | undefined;
-  for (const [field, ids] of impliedMatches(f)) {
-    if (best === undefined || rank(field) < rank(best.field)) best = { field, patterns: [...ids] };
-  }
-  return best;
+  const rank = (c: Clause): number => [...c.keys()].reduce((n, field) => n + fieldRank(field), 0);
+  const clause = impliedClause(f, rank);
+  if (clause === undefined) return undefined;
+  return [...clause].map(([field, ids]) => ({ field, patterns: [...ids].sort((x, y) => x - y) }));
 }
