@@ -246,9 +246,13 @@ describe('daemon: trusted files', () => {
     assert.equal(refusal(link), `${link}: refusing to use it: ${open} is writable by group and others (mode 0777)`);
   });
 
-  it('takes the trusted uid as a parameter (an agent under test runs as someone else)', () => {
+  it('trusts one more owner when told (an agent under test runs as someone else)', () => {
     const file = write(dir, 'config.toml', '');
-    assert.match(refusal(file, { trustedUid: 501 }), /it is owned by uid 0, not uid 501$/);
+    fs.chownSync(file, 501, 20);
+    assert.equal(refusal(file), `${file}: refusing to use it: it is owned by uid 501, not root`);
+    checkTrustedFile(file, { trustedUid: 501 });
+    fs.chownSync(file, 65534, 65534);
+    assert.equal(refusal(file, { trustedUid: 501 }), `${file}: refusing to use it: it is owned by uid 65534, not root or uid 501`);
   });
 
   it('requires the token and client key to be private', () => {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface TrustOptions {
-  /** The only owner trusted; 0 (root) in production. Injectable so tests can exercise refusals. */
+  /** An owner trusted besides root (0 = root only, production). An agent run by a test as another user passes its uid. */
   trustedUid?: number;
   /** Also refuse the file when group or others can read it (tokens, private keys). */
   secret?: boolean;
@@ -41,7 +41,9 @@ function whoCanWrite(mode: number): string {
 
 /** The problem with one path of the chain, or undefined when it is trusted. */
 function problemWith(p: string, stat: fs.Stats, trustedUid: number, isTarget: boolean): string | undefined {
-  if (stat.uid !== trustedUid) return `${isTarget ? 'it' : p} is owned by uid ${stat.uid}, not ${trustedUid === 0 ? 'root' : `uid ${trustedUid}`}`;
+  if (stat.uid !== 0 && stat.uid !== trustedUid) {
+    return `${isTarget ? 'it' : p} is owned by uid ${stat.uid}, not root${trustedUid === 0 ? '' : ` or uid ${trustedUid}`}`;
+  }
   if ((stat.mode & 0o022) === 0) return undefined;
   if (stat.isDirectory() && (stat.mode & S_ISVTX) !== 0) return undefined;
   return `${isTarget ? 'it' : p} is writable by ${whoCanWrite(stat.mode)} (mode ${octal(stat.mode)})`;
