@@ -9,8 +9,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { EcsDocument } from '../src/model/ecs';
 import type { ExecRecord, SeedRecord, SourceRecord } from '../src/model/records';
+import type { AlertDocument } from '../src/alerts/types';
 import { runPipeline } from '../src/cli/pipeline';
+import { enrichEvent } from '../src/process/normalize';
 import { ProcessTable } from '../src/process/table';
+import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 import { EsloggerLiveSource } from '../src/sources/eslogger-live';
 import { decodeBatch } from '../src/sources/native-decode';
 import type { EventSource, SourceItem, SourceStats } from '../src/sources/types';
@@ -191,6 +194,11 @@ describe('macos: start-up scan (libproc over the double)', function () {
   });
 });
 
+/** Alerts minus what depends on when they were built rather than on the event. */
+function stripVolatile(alerts: AlertDocument[]): unknown[] {
+  return alerts.map((a) => JSON.parse(JSON.stringify(a), (key, value: unknown) => (key === 'created' || key === 'ingested' ? undefined : value)) as unknown);
+}
+
 function seed(pid: number, pidversion: number, executable: string): SeedRecord {
   return { kind: 'seed', timeNs: 1n, process: { pid, pidversion, executable } };
 }
@@ -207,22 +215,25 @@ class FixedSource implements EventSource {
   }
 }
 
-async function ecsEvents(source: EventSource, seeds: SeedRecord[]): Promise<EcsDocument[]> {
+/** The ECS events the rules saw and the alerts they raised, for one source. */
+async function detect(source: EventSource, seeds: SeedRecord[]): Promise<{ events: EcsDocument[]; alerts: AlertDocument[] }> {
   const table = new ProcessTable({ hostId: 'test-host' });
   table.seed(seeds);
   const events: EcsDocument[] = [];
+  const alerts: AlertDocument[] = [];
   await runPipeline({
     source,
     table,
     host: { hostname: 'test-host', id: 'test-host', osType: 'macos' },
     agent: { name: 'keysentry', version: 'test', id: 'test-agent' },
-    rules: { rules: [], unsupported: [], errors: [], evaluate: () => [] },
-    sinks: [],
+    rules: loadRuleSet([DEFAULT_RULES_DIR, PACK_RULES_DIR]),
+    enrich: enrichEvent,
+    sinks: [{ write: (alert) => void alerts.push(alert) }],
     onEvent: (doc) => {
       events.push(doc);
     },
   });
-  return events;
+  return { events, alerts };
 }
 
 describe('macos: ES translation and eslogger give identical ECS events', function () {
@@ -280,10 +291,12 @@ describe('macos: ES translation and eslogger give identical ECS events', functio
     const viaEslogger = new EsloggerLiveSource(run.options);
     const esloggerItems = await collect(viaEslogger, (got) => got.length >= lines.length);
     assert.ok(esloggerItems.every((i) => i.kind === 'record'), JSON.stringify(esloggerItems.filter((i) => i.kind !== 'record')));
-    const fromEslogger = await ecsEvents(new FixedSource(esloggerItems), seeds);
+    const viaEsloggerPath = await detect(new FixedSource(esloggerItems), seeds);
 
     const translated = records(lines.map(esMessageFromEslogger)).records;
-    const fromEs = await ecsEvents(new FixedSource(translated.map((record, i) => ({ kind: 'record', record, where: `es:${i + 1}` }))), seeds);
+    const viaEsPath = await detect(new FixedSource(translated.map((record, i) => ({ kind: 'record', record, where: `es:${i + 1}` }))), seeds);
+    const fromEs = viaEsPath.events;
+    const fromEslogger = viaEsloggerPath.events;
 
     assert.equal(fromEs.length, 5, 'one ECS event per exec');
     assert.deepEqual(fromEs, fromEslogger);
@@ -295,5 +308,9 @@ describe('macos: ES translation and eslogger give identical ECS events', functio
     assert.deepEqual([ls.process.parent.pid, ls.process.parent.executable], [30001, '/usr/bin/security']);
     const daemon = fromEs[4] as { process: { parent: { executable: string } } };
     assert.equal(daemon.process.parent.executable, '/sbin/launchd');
+
+    // The keychain rules fire on the `security find-generic-password` exec, alike on both paths.
+    assert.ok(viaEsPath.alerts.length > 0, 'the keychain exec raised an alert');
+    assert.deepEqual(stripVolatile(viaEsPath.alerts), stripVolatile(viaEsloggerPath.alerts));
   });
 });
