@@ -140,6 +140,9 @@ export class AutomatonMatcher {
   private entryReports: Int32Array[] = [];
   private statesByHash = new Map<number, number[]>();
   private flushPending = false;
+  /** The start state reports patterns on entry (a `*` pattern) / holds no NFA state (nothing else can match). */
+  private startReports = false;
+  private startIsEmpty = false;
   private flushCount = 0;
   // Scratch, sized once: sparse state lists for the NFA continuation, target lists for determinization.
   private readonly current: Int32Array;
@@ -202,8 +205,8 @@ export class AutomatonMatcher {
     const ascii = this.ascii;
     let trans = this.trans;
     let s = START * K;
-    report(this.entryReports[START] as Int32Array, hits);
-    if ((this.sets[START] as Int32Array).length === 0) return;
+    if (this.startReports) report(this.entryReports[START] as Int32Array, hits);
+    if (this.startIsEmpty) return;
     const n = value.length;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
@@ -253,6 +256,8 @@ export class AutomatonMatcher {
     this.remember(DEAD);
     const startLatched = this.latched[0] === 1;
     this.addState(startLatched ? NO_IDS : Int32Array.of(0), startLatched ? this.acceptsOf(Int32Array.of(0), 1) : NO_IDS);
+    this.startReports = (this.entryReports[START] as Int32Array).length > 0;
+    this.startIsEmpty = (this.sets[START] as Int32Array).length === 0;
   }
 
   private addState(set: Int32Array, reports: Int32Array): number {

@@ -123,6 +123,8 @@ class CompiledPatternSet implements PatternSet {
   private readonly suffixIds: Int32Array;
   private readonly containsText: string[];
   private readonly containsIds: Int32Array;
+  /** Every pattern is in the automaton (the usual case for `:` lists): skip the literal groups. */
+  private readonly automatonOnly: boolean;
 
   constructor(
     private readonly specs: readonly PatternSpec[],
@@ -139,9 +141,14 @@ class CompiledPatternSet implements PatternSet {
     [this.prefixText, this.prefixIds] = split(plan.prefix);
     [this.suffixText, this.suffixIds] = split(plan.suffix);
     [this.containsText, this.containsIds] = split(plan.contains);
+    this.automatonOnly = automaton !== undefined && plan.automaton.length === specs.length;
   }
 
   matchInto(value: string, hits: Uint32Array): void {
+    if (this.automatonOnly) {
+      (this.automaton as AutomatonMatcher).matchInto(value, hits);
+      return;
+    }
     if (this.exact.size > 0) {
       const ids = this.exact.get(value);
       if (ids !== undefined) for (let i = 0; i < ids.length; i++) setBit(hits, ids[i] as number);
