@@ -218,7 +218,7 @@ export class Translator {
 
   private inValues(s: Subject, c: InList): Formula {
     const kind = s.kind === 'missing' ? undefined : valueKind(s.type);
-    if (c.insensitive && kind !== undefined && kind !== 'string') throw new QueryError(`'in~' needs a string field; '${s.ref.path}' is ${s.kind === 'field' ? s.type : ''}`, c.offset);
+    if (c.insensitive && s.kind === 'field' && kind !== 'string') throw new QueryError(`'in~' needs a string field; '${s.ref.path}' is ${s.type}`, c.offset);
     const alternatives: Formula[] = [];
     const specs: PatternSpecJson[] = [];
     const offsets: number[] = [];
