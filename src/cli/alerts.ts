@@ -3,10 +3,10 @@
  * lists stored alerts, oldest first: a table, or with --json the full documents as JSON lines.
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { AlertReader, type StoredAlert } from '../collector/store';
 import { printable } from '../sources/lines';
 import { CliError } from './errors';
+import { parseCommandOptions } from './options';
 
 const USAGE =
   'usage: keysentry alerts [--db PATH] [--since T] [--host H] [--rule R] [--limit N] [--json]\n' +
@@ -51,29 +51,19 @@ export function formatAlertTable(rows: StoredAlert[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        db: { type: 'string', default: 'keysentry-collector.db' },
-        since: { type: 'string' },
-        host: { type: 'string' },
-        rule: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const values = parseCommandOptions(
+    argv,
+    {
+      db: { type: 'string', default: 'keysentry-collector.db' },
+      since: { type: 'string' },
+      host: { type: 'string' },
+      rule: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  if (values === null) return 0;
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new CliError(`--limit: expected a positive integer, got '${values.limit}'`);
   if (!fs.existsSync(values.db)) throw new CliError(`${values.db}: no such collector database (use --db PATH)`);

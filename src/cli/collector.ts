@@ -3,10 +3,10 @@
  * runs the collector until SIGINT/SIGTERM. Prints "listening on <url>" once it accepts agents.
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { startCollector, type CollectorTls } from '../collector/server';
 import { TokenFileError, TokenSet } from '../collector/tokens';
 import { CliError } from './errors';
+import { parseCommandOptions } from './options';
 
 const USAGE =
   'usage: keysentry collector [--listen HOST:PORT] [--db PATH] --tokens FILE [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]\n' +
@@ -33,29 +33,19 @@ function readPem(flag: string, file: string | undefined): Buffer | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        listen: { type: 'string', default: '127.0.0.1:8443' },
-        db: { type: 'string', default: 'keysentry-collector.db' },
-        tokens: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const values = parseCommandOptions(
+    argv,
+    {
+      listen: { type: 'string', default: '127.0.0.1:8443' },
+      db: { type: 'string', default: 'keysentry-collector.db' },
+      tokens: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (values === null) return 0;
   if (values.tokens === undefined) throw new CliError(`--tokens FILE is required: agents are never accepted unauthenticated\n${USAGE}`);
   let tokens: TokenSet;
   try {

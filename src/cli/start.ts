@@ -13,7 +13,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { localAgentInfo } from '../alerts/agent';
 import type { AlertSink } from '../alerts/types';
 import { startCollector, type Collector } from '../collector/server';
@@ -29,6 +28,7 @@ import { ReplaySource } from '../sources/replay';
 import { startAgent, type AgentLog, type RunningAgent } from './agent';
 import { formatAlertTable } from './alerts';
 import { CliError } from './errors';
+import { parseCommandOptions } from './options';
 import { runPipeline, type PipelineStats } from './pipeline';
 
 const USAGE =
@@ -105,26 +105,16 @@ async function runLive(agent: RunningAgent): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        state: { type: 'string', default: path.join(os.homedir(), '.keysentry') },
-        port: { type: 'string', default: '0' },
-        replay: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const values = parseCommandOptions(
+    argv,
+    {
+      state: { type: 'string', default: path.join(os.homedir(), '.keysentry') },
+      port: { type: 'string', default: '0' },
+      replay: { type: 'string' },
+    },
+    USAGE,
+  );
+  if (values === null) return 0;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: expected 0..65535, got '${values.port}'`);
   const stateDir = path.resolve(values.state);
