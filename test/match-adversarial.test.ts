@@ -4,7 +4,7 @@
  * here the answers must be right and the automaton must stay within its state budget.
  */
 import * as assert from 'node:assert/strict';
-import { type PatternSpec, compilePatternSet } from '../src/rules/match';
+import { PatternError, type PatternSpec, compilePatternSet } from '../src/rules/match';
 import { hitsOf, prng } from './support/match';
 
 const wild = (text: string, caseInsensitive = true): PatternSpec => ({ kind: 'wildcard', text, caseInsensitive });
@@ -66,5 +66,28 @@ describe('matcher: adversarial inputs', () => {
     const set = compilePatternSet(specs, { stateBudget: 2 });
     const value = `${'ab'.repeat(3000)}x7`;
     assert.deepEqual(hitsOf(set, value), specs.flatMap((s, i) => (wildcardReference(s.text, value) ? [i] : [])));
+  });
+
+  it('survives random regex texts: a compiled set or a PatternError, never another failure', () => {
+    const pieces = ['a', 'B', '.', '*', '+', '?', '{', '}', '{2}', '{1,3}', '{2,}', '{3,1}', '(', ')', '[', ']', '^', '-', '|', '&', '"', '\\', '\\d', '\\W', '\\q', '<', '>', '<1-20>', '<x>', '#', '@', '~', '\u212a', '\u{1f600}', '\ud800', '0', '9'];
+    const rand = prng(99);
+    let compiled = 0;
+    let rejected = 0;
+    for (let i = 0; i < 4000; i++) {
+      let text = '';
+      const len = 1 + Math.floor(rand() * 12);
+      for (let j = 0; j < len; j++) text += pieces[Math.floor(rand() * pieces.length)];
+      const caseInsensitive = rand() < 0.5;
+      try {
+        const set = compilePatternSet([{ kind: 'regex', text, caseInsensitive }], { stateBudget: 64 });
+        hitsOf(set, 'aB.9\u212a\u{1f600}');
+        compiled++;
+      } catch (err) {
+        if (!(err instanceof PatternError)) throw new Error(`${JSON.stringify(text)}: ${String(err)}`);
+        assert.ok(err.patternIndex === 0 && err.offset >= 0 && err.offset <= text.length, `${JSON.stringify(text)}: ${err.message}`);
+        rejected++;
+      }
+    }
+    assert.ok(compiled > 500 && rejected > 500, `${compiled} compiled, ${rejected} rejected`);
   });
 });
