@@ -4,7 +4,6 @@
  *   loadAgentConfig(path?)          parse + validate (defaults when no file exists)
  *   verifyAgentFilesTrusted(config) refuse config/token/TLS/rule files anyone but root could write
  *   readDeliveryToken(config)       the bearer token, from its (trusted, private) file
- *   prepareAgent({ configFile })    all of the above plus the logs: what `keysentry run` calls
  */
 export * from './types';
 export { ConfigError, loadAgentConfig, readDeliveryToken, verifyAgentFilesTrusted } from './load';
@@ -12,4 +11,3 @@ export { defaultAgentConfig, defaultConfigDir, PACKAGE_ROOT } from './defaults';
 export { schemaReference } from './schema';
 export { checkTrustedFile, checkTrustedTree, UntrustedFileError, type TrustOptions } from './trust';
 export { createMuteFilter } from './mute';
-export { prepareAgent, type AgentSetup, type PrepareOptions } from './startup';
