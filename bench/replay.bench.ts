@@ -22,7 +22,7 @@ import { keychainScenarioLines } from '../test/support/keychain-scenario';
 import { FIXTURES_DIR, REPO_ROOT } from '../test/support/paths';
 import type { BenchResult } from './harness';
 
-const CHUNK = 256 * 1024;
+const CHUNK = 64 * 1024;
 const agent = { name: 'keysentry', version: 'bench', id: 'bench' };
 
 function chunks(buf: Buffer): Buffer[] {

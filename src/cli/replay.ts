@@ -100,7 +100,7 @@ async function openInput(input: string): Promise<{ stream: NodeJS.ReadableStream
     await handle.close();
     throw new CliError(`cannot read ${input}: it is a directory`);
   }
-  return { stream: handle.createReadStream({ highWaterMark: 256 * 1024 }), label: input };
+  return { stream: handle.createReadStream({ highWaterMark: 64 * 1024 }), label: input };
 }
 
 function summary(label: string, format: string, stats: PipelineStats): string {
