@@ -82,7 +82,7 @@ export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
   const args = input.args;
   const home = homeFor(input);
   const out: NormalizedArgs = { paths: [], keychainPaths: [], dropped: 0 };
-  if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd) : mayNameKeychain(args, input.cwd)) {
+  if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd, args[0]?.length ?? 0) : mayNameKeychain(args, input.cwd)) {
     const collector = new PathCollector(input, home);
     for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
     out.paths = collector.paths;
@@ -112,7 +112,7 @@ export function enrichEvent(event: EcsProcessEvent): void {
   // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
   const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
   // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
-  if (!SUBCOMMAND_GRAMMAR.has(p.name) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd) : mayNameKeychain(args, cwd))) return;
+  if (!SUBCOMMAND_GRAMMAR.has(p.name) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
   const input: NormalizeInput = { args, processName: p.name };
   if (commandLine !== undefined) input.commandLine = commandLine;
   if (cwd !== undefined) input.cwd = cwd;
@@ -237,18 +237,24 @@ export function mayNameKeychain(args: readonly string[], cwd: string | undefined
   return false;
 }
 
-/** mayNameKeychain over argv already joined (argv[0] included: it can only add false maybes). */
-export function mayNameKeychainText(commandLine: string, cwd: string | undefined): boolean {
-  return cwdMentionsKeychain(cwd) || textMayNameKeychain(commandLine);
+/** mayNameKeychain over argv already joined by spaces; `argv0Length` skips argv[0]. */
+export function mayNameKeychainText(commandLine: string, cwd: string | undefined, argv0Length = 0): boolean {
+  return cwdMentionsKeychain(cwd) || textMayNameKeychain(commandLine, argv0Length);
 }
 
 /**
- * A fixed literal: with no quantifier or alternative there is nothing to backtrack into, so
- * the search is linear. The `i` flag folds ASCII only; KELVIN SIGN is checked on its own.
+ * Fixed-length alternatives and no quantifier: at most 8 comparisons per position, nothing to
+ * backtrack into, so the search is linear. One native scan for the common "no" answer: the
+ * word itself (the `i` flag folds ASCII only), or a character that needs a closer look
+ * (KELVIN SIGN, quoting, percent-encoding).
  */
+const NEEDS_A_LOOK = /keychain|[\u212A\\'"%]/gi;
 const KEYCHAIN_LITERAL = /keychain/i;
 
-function textMayNameKeychain(text: string): boolean {
+/** `from`: where to start looking (past argv[0], which names the image, not a file it reads). */
+function textMayNameKeychain(text: string, from = 0): boolean {
+  NEEDS_A_LOOK.lastIndex = from;
+  if (!NEEDS_A_LOOK.test(text)) return false;
   if (KEYCHAIN_LITERAL.test(text) || text.indexOf('\u212A') >= 0) return true;
   // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
   if ((text.indexOf('\\') >= 0 || text.indexOf("'") >= 0 || text.indexOf('"') >= 0) && (text.indexOf('y') >= 0 || text.indexOf('Y') >= 0)) {
