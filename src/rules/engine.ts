@@ -3,8 +3,9 @@
  *
  * Per event, each field is fetched at most once and, for string fields, each of its string elements is run once
  * through the field's ONE shared pattern set (all patterns of all rules on that field), lazily: the first atom that
- * needs a field pays for it, later atoms (of any rule) read the cached hit bits. Rules are closures over flat typed
- * arrays; the only per-event state is a generation counter, so evaluating allocates nothing unless a rule fires.
+ * needs a field pays for it, later atoms (of any rule) read the cached hit bits. A rule runs only when its gate
+ * (gates.ts) has a hit; rules are closures over flat typed arrays; the only per-event state is a generation counter,
+ * so evaluating allocates nothing unless a rule fires.
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
@@ -23,19 +24,19 @@ export class CompiledRuleSetError extends Error {
 type Predicate = () => boolean;
 
 const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
+const NO_DOCUMENT: object = Object.freeze({});
 
 interface FieldRuntime {
   /** The path's segments, for the common all-nested document. */
   segs: string[];
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
   keys: string[][];
-  segments: number;
   set: PatternSet | undefined;
   hits: Uint32Array;
 }
 
 export class RuleEngine implements CompiledRuleSet {
-  private doc: object = {};
+  private doc: object = NO_DOCUMENT;
   private generation = 1;
   private readonly fieldGeneration: Uint32Array;
   private readonly scanGeneration: Uint32Array;
@@ -66,7 +67,7 @@ export class RuleEngine implements CompiledRuleSet {
       if (set !== undefined && set.size !== f.patterns.length) throw new CompiledRuleSetError(`field ${f.path}: pattern set has ${set.size} patterns, expected ${f.patterns.length}`);
       const view = hits.subarray(offset, offset + words);
       offset += words;
-      return { segs: f.path.split('.'), keys: pathKeys(f.path), segments: f.path.split('.').length, set, hits: view };
+      return { segs: f.path.split('.'), keys: pathKeys(f.path), set, hits: view };
     });
     const simplified = formulas.map(simplify);
     this.predicates = simplified.map((f) => this.compile(f));
@@ -92,6 +93,8 @@ export class RuleEngine implements CompiledRuleSet {
         if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
       }
     }
+    // Not keeping the event alive until the next one arrives.
+    this.doc = NO_DOCUMENT;
     if (fired === undefined) return NO_MATCH as RuleMeta[];
     // Groups visit rules out of load order; report in load order.
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
@@ -110,7 +113,7 @@ export class RuleEngine implements CompiledRuleSet {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
     const rt = this.runtimes[f] as FieldRuntime;
-    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segments));
+    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segs.length));
     this.values[f] = value;
     return value;
   }
