@@ -171,6 +171,26 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
     assert.match(rejections[0] as string, /^scenario:\d+: alert not written: disk full$/);
   });
 
+  it('stop() ends a replay of a stream that is still open, without an error', async () => {
+    const input = new PassThrough();
+    input.write(keychainScenarioLines().join('\n') + '\n');
+    const source = new ReplaySource({ input, label: 'open', format: 'auto' });
+    const alerts: number[] = [];
+    const done = runPipeline({
+      source,
+      table: new ProcessTable({ hostId: 'h' }),
+      host: { osType: 'macos' },
+      agent,
+      rules: loadDefaultRuleSet(),
+      sinks: [{ write: (a) => void alerts.push((a.process as { pid: number }).pid) }],
+    });
+    while (alerts.length < 3) await new Promise((r) => setTimeout(r, 10));
+    await source.stop();
+    const stats = await done;
+    assert.equal(stats.alerts, 3);
+    assert.equal(stats.records, 30);
+  });
+
   it('the JSON Lines sink waits for a slow reader instead of buffering without bound', async () => {
     const out = new PassThrough({ highWaterMark: 1024 });
     const sink = new JsonLinesSink(out);

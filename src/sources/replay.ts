@@ -123,7 +123,14 @@ export class ReplaySource implements EventSource {
 
   private async nextBatch(): Promise<SourceItem[] | undefined> {
     while (!this.ended && !this.stopped) {
-      const next = await this.lines.next();
+      let next: IteratorResult<RawLine[]>;
+      try {
+        next = await this.lines.next();
+      } catch (err) {
+        // stop() destroys the input under a pending read: that is the end, not a failure.
+        if (this.stopped) break;
+        throw err;
+      }
       if (next.done === true) {
         this.ended = true;
         break;
