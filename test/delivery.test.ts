@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { startCollector } from '../src/collector/server';
 import { AlertReader } from '../src/collector/store';
+import { TokenSet } from '../src/collector/tokens';
+import { Reporter } from '../src/delivery/reporter';
 import { Spool, RECORD_HEADER_BYTES } from '../src/delivery/spool';
 import {
   freePort,
@@ -12,9 +15,11 @@ import {
   startCollectorProcess,
   storedIndices,
   tempDir,
+  TOKEN,
   writeTokenFile,
   type Child,
 } from './support/delivery-harness';
+import { testAlert } from './support/delivery-agent';
 
 function segments(dir: string): string[] {
   return fs
@@ -93,6 +98,47 @@ describe('delivery spool', () => {
     assert.deepEqual(JSON.parse((stub as { json: string }).json), { rule: { name: 'huge' }, host: { hostname: 'h' }, keysentry: { delivery: { truncated_bytes: 400_058 } } });
     assert.equal(spool.stats().truncated, 1);
     await spool.close();
+  });
+});
+
+describe('delivery when agent and collector disagree about the past', function () {
+  this.timeout(30_000);
+
+  async function deliver(url: string, stateDir: string, indices: number[]): Promise<void> {
+    const reporter = await Reporter.start({ url, token: TOKEN, agent: { id: 'test-agent', name: 'a', version: 't' }, stateDir });
+    for (const i of indices) await reporter.spoolAlert(testAlert(i, 'test-agent'));
+    await reporter.drained();
+    await reporter.close();
+  }
+
+  it('numbers on after the collector when the agent state was restored from an old backup', async () => {
+    const dir = tempDir('restore');
+    const collector = await startCollector({ db: path.join(dir, 'c.db'), tokens: TokenSet.fromTokens([{ token: TOKEN }]) });
+    const state = path.join(dir, 'agent');
+    await deliver(collector.url, state, range(0, 5));
+    // The backup predates those five alerts: same stream, nothing spooled, nothing acked.
+    const spoolDir = path.join(state, 'spool');
+    for (const f of segments(spoolDir)) fs.rmSync(path.join(spoolDir, f));
+    const meta = JSON.parse(fs.readFileSync(path.join(spoolDir, 'meta.json'), 'utf8')) as { stream: string };
+    fs.writeFileSync(path.join(spoolDir, 'meta.json'), JSON.stringify({ stream: meta.stream, acked: 0 }));
+    await deliver(collector.url, state, [5]);
+    await collector.close();
+    assert.deepEqual(storedIndices(path.join(dir, 'c.db')), { seqs: range(1, 7), indices: range(0, 6) });
+  });
+
+  it('accounts for alerts acked by a collector whose database was since lost, as acked-earlier', async () => {
+    const dir = tempDir('lostdb');
+    const state = path.join(dir, 'agent');
+    let collector = await startCollector({ db: path.join(dir, 'old.db'), tokens: TokenSet.fromTokens([{ token: TOKEN }]) });
+    const port = collector.port;
+    await deliver(collector.url, state, range(0, 5));
+    await collector.close();
+    collector = await startCollector({ port, db: path.join(dir, 'new.db'), tokens: TokenSet.fromTokens([{ token: TOKEN }]) });
+    await deliver(collector.url, state, [5, 6]);
+    const gaps = collector.store.gaps();
+    await collector.close();
+    assert.deepEqual(gaps.map((g) => [g.from, g.to, g.count, g.reason]), [[1, 5, 5, 'acked-earlier']]);
+    assert.deepEqual(storedIndices(path.join(dir, 'new.db')), { seqs: [6, 7], indices: [5, 6] });
   });
 });
 

@@ -257,8 +257,8 @@ export class Reporter implements AlertSink {
 
   private async onWelcome(ws: WebSocket, acked: number): Promise<void> {
     if (acked > this.spool.lastSeq) {
-      this.log('warn', `collector has sequence numbers up to ${acked} for this stream, beyond the spool's ${this.spool.lastSeq}: numbering on from there`);
-      await this.spool.advanceTo(acked);
+      this.log('warn', `collector has sequence numbers up to ${acked} for this stream, beyond the spool's ${this.spool.lastSeq} (state restored from a backup?): renumbering the spooled alerts after it`);
+      await this.spool.renumberAfter(acked);
     }
     await this.spool.ack(acked);
     // The connection may have died while the spool caught up.

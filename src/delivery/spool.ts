@@ -292,15 +292,31 @@ export class Spool extends EventEmitter {
 
   /**
    * The collector has already committed sequences up to `seq` under this stream (a state
-   * directory restored from backup): new alerts must number after them or be discarded as
-   * duplicates.
+   * directory restored from an old backup): everything still spooled is numbered again after
+   * `seq`, or the collector would discard it as duplicates of what it already holds. (Some of
+   * it may indeed be old alerts stored before: duplicates are the lesser harm than loss.)
    */
-  advanceTo(seq: number): Promise<void> {
+  renumberAfter(seq: number): Promise<void> {
     return this.serialize(async () => {
       if (seq < this.nextSeq) return;
-      this.tail.dropThrough(seq);
+      const unacked = await this.readEntries(this.meta.acked + 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      const stale = new Set(this.segments.map((s) => s.file));
+      this.tail.dropThrough(Number.MAX_SAFE_INTEGER);
+      this.cursor = null;
       this.nextSeq = seq + 1;
+      this.meta.acked = seq;
+      await this.writeMeta(true);
       await this.startSegment();
+      // Re-appended ahead of any alert written meanwhile, so the order is kept.
+      let rewritten = true;
+      const resolve = (): void => undefined;
+      const reject = (): void => {
+        rewritten = false;
+      };
+      this.pending.unshift(...unacked.map((e) => ({ json: e.json, resolve, reject })));
+      await this.flushPending();
+      // The old copies go only once the new ones are on disk.
+      while (rewritten && this.segments.length > 1 && stale.has((this.segments[0] as Segment).file)) await this.removeOldest();
     });
   }
 
