@@ -105,6 +105,7 @@ async function openExtras(config: AgentConfig): Promise<Extras> {
       token: token ?? '',
       agent: localAgentInfo(),
       stateDir: config.state.directory,
+      spool: { maxBytes: config.state.spoolMaxBytes },
       tls: reporterTls(config),
       log: (level, message) => logger.log.log(level, message),
     });
