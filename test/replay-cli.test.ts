@@ -118,6 +118,11 @@ describe('replay: unusable invocations exit 2 with a one-line error', () => {
     },
     { name: 'a recording of an unknown version', args: () => ['replay', writeLines(dir, 'v9.rec', ['{"format":"keysentry-recording","version":9}'])], message: /version 9 is not supported/ },
     {
+      name: 'recording records without their header',
+      args: () => ['replay', writeLines(dir, 'headless.rec', ['{"kind":"exit","timeNs":"5","process":{"pid":3}}'])],
+      message: /headless\.rec:1: not a keysentry recording \(the first line must be its header\)/,
+    },
+    {
       name: 'input in no known format',
       args: () => ['replay', writeLines(dir, 'csv.json', Array.from({ length: 1001 }, (_, i) => `{"col${i}":1}`))],
       message: /first 1000 lines; pass --format/,

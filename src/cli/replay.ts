@@ -136,6 +136,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ReplayInputError) throw new CliError(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) throw new CliError(`cannot read ${label}: ${code}`);
     throw err;
   } finally {
     stream.destroy();

@@ -62,8 +62,9 @@ export class RecordingHeaderError extends Error {
   }
 }
 
-export function looksLikeRecordingHeader(value: JsonObject): boolean {
-  return value.format === RECORDING_FORMAT;
+/** A recording's header, or one of its record lines (then the header is missing or damaged). */
+export function looksLikeRecording(value: JsonObject): boolean {
+  return value.format === RECORDING_FORMAT || (typeof value.kind === 'string' && typeof value.timeNs === 'string');
 }
 
 export function decodeHeader(value: unknown, where: string): RecordingHeader {

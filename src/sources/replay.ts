@@ -7,7 +7,7 @@ import { looksLikeEcs, ecsItem } from './ecs-ndjson';
 import { esloggerItem, looksLikeEslogger } from './eslogger';
 import { isObject } from './fields';
 import { DEFAULT_MAX_LINE_BYTES, lineText, parseJson, splitLines, type RawLine } from './lines';
-import { decodeHeader, looksLikeRecordingHeader, recordingItem, type RecordingHeader } from './recording';
+import { decodeHeader, looksLikeRecording, recordingItem, type RecordingHeader } from './recording';
 import type { EventSource, SourceItem, SourceStats } from './types';
 
 export const REPLAY_FORMATS = ['auto', 'eslogger', 'ecs', 'keysentry'] as const;
@@ -185,7 +185,8 @@ export class ReplaySource implements EventSource {
 
   private detect(value: unknown): boolean {
     if (!isObject(value)) return false;
-    if (looksLikeRecordingHeader(value)) this.format = 'keysentry';
+    // Recording lines also have a `process` key: they must be told apart before ECS is considered.
+    if (looksLikeRecording(value)) this.format = 'keysentry';
     else if (looksLikeEslogger(value)) this.format = 'eslogger';
     else if (looksLikeEcs(value)) this.format = 'ecs';
     return this.format !== undefined;
