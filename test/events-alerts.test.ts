@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { buildAlert } from '../src/alerts/alert';
 import { JsonLinesSink } from '../src/alerts/sink';
 import type { AlertDocument } from '../src/alerts/types';
-import { runPipeline } from '../src/cli/pipeline';
+import { runPipeline, type PipelineOptions, type PipelineStats } from '../src/cli/pipeline';
 import type { EcsDocument } from '../src/model/ecs';
 import { ProcessTable } from '../src/process/table';
 import { loadDefaultRuleSet } from '../src/rules';
@@ -40,6 +40,11 @@ const RULE: RuleMeta = {
 };
 
 const scenarioSource = (): ReplaySource => new ReplaySource({ input: [Buffer.from(keychainScenarioLines().join('\n'))], label: 'scenario', format: 'auto' });
+
+/** The scenario through a fresh table on a macOS host; the test supplies the rest. */
+function runScenario(options: Pick<PipelineOptions, 'rules' | 'sinks'> & Partial<PipelineOptions>): Promise<PipelineStats> {
+  return runPipeline({ source: scenarioSource(), table: new ProcessTable({ hostId: 'h' }), host: { osType: 'macos' }, agent, ...options });
+}
 
 describe('alerts: ECS alert documents', () => {
   it('carry the event fields, event.kind alert, rule.*, threat.* (ECS flat form) and agent.*', () => {
@@ -84,11 +89,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
     let calls = 0;
     const enriched: number[] = [];
     const alerts: AlertDocument[] = [];
-    const stats = await runPipeline({
-      source: scenarioSource(),
-      table: new ProcessTable({ hostId: 'h' }),
-      host: { osType: 'macos' },
-      agent,
+    const stats = await runScenario({
       rules: () => {
         calls++;
         return real;
@@ -121,11 +122,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
     const out = new PassThrough();
     const written: Buffer[] = [];
     out.on('data', (b: Buffer) => written.push(b));
-    const stats = await runPipeline({
-      source: scenarioSource(),
-      table: new ProcessTable({ hostId: 'h' }),
-      host: { osType: 'macos' },
-      agent,
+    const stats = await runScenario({
       rules: flaky,
       sinks: [new JsonLinesSink(out)],
       enrich: (e) => {
@@ -149,11 +146,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
   it('a sink that throws loses its own write only: the other sinks and the next events go on', async () => {
     const kept: number[] = [];
     const rejections: string[] = [];
-    const stats = await runPipeline({
-      source: scenarioSource(),
-      table: new ProcessTable({ hostId: 'h' }),
-      host: { osType: 'macos' },
-      agent,
+    const stats = await runScenario({
       rules: loadDefaultRuleSet(),
       sinks: [
         {
