@@ -144,8 +144,11 @@ function toNumber(v: unknown): number {
   return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
 }
 
-function flip(op: string): '==' | '!=' | '<' | '<=' | '>' | '>=' {
-  return ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as Record<string, '<'>)[op] ?? (op as '==');
+type Op = '==' | '!=' | '<' | '<=' | '>' | '>=';
+const FLIPPED: Record<string, Op> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
+function flip(op: string): Op {
+  return FLIPPED[op] ?? (op as Op);
 }
 
 function order<T extends string | number>(a: T, b: T, op: string): boolean {
