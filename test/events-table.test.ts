@@ -89,6 +89,15 @@ describe('events: process table', () => {
     assert.equal(table.stats().parentMisses, 1);
   });
 
+  it('a parent known only from a fork without a path gets no empty executable', () => {
+    const table = new ProcessTable({ hostId: 'h' });
+    table.apply(fork(1n, img(30, ''), { pid: 29 }));
+    const bare = exec(2n, img(31, '/bin/ls'), { pid: 30 }, ['ls']);
+    assert.deepEqual(toEcsEvent(bare, table.apply(bare), { osType: 'linux' }).process.parent, { pid: 30, entity_id: table.lookup({ pid: 30 })?.entityId });
+    const seen: ExecRecord = { ...exec(3n, img(32, '/bin/ls'), { pid: 30 }, ['ls']), parentExecutable: '/usr/bin/make' };
+    assert.equal(toEcsEvent(seen, table.apply(seen), { osType: 'linux' }).process.parent?.executable, '/usr/bin/make');
+  });
+
   it('keeps an exited image for the grace period (late lookups), then drops it', () => {
     const table = new ProcessTable({ hostId: 'h', endedGraceNs: 10n * S });
     table.apply(exec(1n * S, img(10, '/bin/parent', 2), { pid: 1 }, ['parent']));

@@ -63,12 +63,14 @@ function parentFields(entry: ProcessEntry | undefined, record: ExecRecord, res: 
     }
     return out;
   }
-  const out: EcsProcessParent = {
-    pid: entry.pid,
-    entity_id: entry.entityId,
-    executable: entry.executable,
-    name: basename(entry.executable),
-  };
+  const out: EcsProcessParent = { pid: entry.pid, entity_id: entry.entityId };
+  // An entry made from a fork whose parent was never seen has no path: the source's own
+  // reading of the parent, if any, is better than an empty string.
+  const executable = entry.executable !== '' ? entry.executable : record.parentExecutable;
+  if (executable !== undefined && executable !== '') {
+    out.executable = executable;
+    out.name = basename(executable);
+  }
   if (entry.args !== undefined) {
     out.args = entry.args.slice();
     out.args_count = entry.args.length;
