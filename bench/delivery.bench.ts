@@ -31,7 +31,18 @@ function tmp(name: string): string {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the fleet child against a fresh collector; resolves when every alert is stored and the fleet is gone. */
-async function withFleet(agents: number, count: number, rate: number, onStored: (alerts: Record<string, unknown>[]) => void): Promise<{ startNs: bigint; endNs: bigint }> {
+/** Wall time and this process's CPU time (user + system) between two points, in seconds. */
+interface Span {
+  wallS: number;
+  cpuS: number;
+}
+
+function spanSince(startNs: bigint, startCpu: NodeJS.CpuUsage): Span {
+  const cpu = process.cpuUsage(startCpu);
+  return { wallS: Number(process.hrtime.bigint() - startNs) / 1e9, cpuS: (cpu.user + cpu.system) / 1e6 };
+}
+
+async function withFleet(agents: number, count: number, rate: number, onStored: (alerts: Record<string, unknown>[]) => void): Promise<Span> {
   const dir = tmp('fleet');
   const token = generateToken();
   const fleet = spawn(process.execPath, [path.join(__dirname, 'delivery-fleet.js'), dir, String(agents), String(count), String(rate)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -54,51 +65,57 @@ async function withFleet(agents: number, count: number, rate: number, onStored: 
   const total = agents * count;
   let stored = 0;
   const startNs = process.hrtime.bigint();
-  const all = new Promise<bigint>((resolve) =>
+  const startCpu = process.cpuUsage();
+  const all = new Promise<Span>((resolve) =>
     collector.events.on('stored', (e: { stored: number; alerts: Record<string, unknown>[] }) => {
       onStored(e.alerts);
       stored += e.stored;
-      if (stored >= total) resolve(process.hrtime.bigint());
+      if (stored >= total) resolve(spanSince(startNs, startCpu));
     }),
   );
   fleet.stdin.write(`${collector.url} ${token}\n`);
-  const endNs = await all;
+  const span = await all;
   await seen('done');
   await exited;
   await collector.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { startNs, endNs };
+  return span;
 }
 
-async function collectorIngest(): Promise<number> {
-  const { startNs, endNs } = await withFleet(AGENTS, PER_AGENT, 0, () => undefined);
-  return (AGENTS * PER_AGENT * 1e9) / Number(endNs - startNs);
+/** Alerts per wall second and per second of the collector's own CPU. */
+async function collectorIngest(): Promise<{ perS: number; perCpuS: number }> {
+  const span = await withFleet(AGENTS, PER_AGENT, 0, () => undefined);
+  return { perS: (AGENTS * PER_AGENT) / span.wallS, perCpuS: (AGENTS * PER_AGENT) / span.cpuS };
 }
 
-/** The same rows, the same statement shape and batch size, straight into SQLite. */
-function sqliteInsertLoop(): number {
+/** The same rows, columns, indexes, batch size and durability, straight into SQLite. */
+function sqliteInsertLoop(): { perS: number; perCpuS: number } {
   const dir = tmp('sqlite');
   const db = new Database(path.join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE alerts (id INTEGER PRIMARY KEY, agent_id TEXT, seq INTEGER, time TEXT, host TEXT, rule_name TEXT, doc TEXT, UNIQUE (agent_id, seq))');
-  db.exec('CREATE INDEX a_time ON alerts (time); CREATE INDEX a_host ON alerts (host, time); CREATE INDEX a_rule ON alerts (rule_name, time)');
-  const insert = db.prepare('INSERT INTO alerts (agent_id, seq, time, host, rule_name, doc) VALUES (?, ?, ?, ?, ?, ?)');
+  db.exec(`CREATE TABLE alerts (id INTEGER PRIMARY KEY, agent_id TEXT, stream TEXT, seq INTEGER, time TEXT, host TEXT, rule_id TEXT, rule_name TEXT,
+    severity TEXT, received_at TEXT, doc TEXT, UNIQUE (agent_id, stream, seq))`);
+  db.exec('CREATE INDEX a_time ON alerts (time); CREATE INDEX a_host ON alerts (host, time); CREATE INDEX a_rule ON alerts (rule_name, time); CREATE INDEX a_rule_id ON alerts (rule_id, time)');
+  const insert = db.prepare('INSERT INTO alerts (agent_id, stream, seq, time, host, rule_id, rule_name, severity, received_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const docs = Array.from({ length: BATCH }, (_, i) => JSON.stringify(benchAlert(0, i)));
   const total = AGENTS * PER_AGENT;
-  const start = process.hrtime.bigint();
+  type Doc = { '@timestamp': string; host: { hostname: string }; rule: { id: string; name: string; severity: string } };
+  const startNs = process.hrtime.bigint();
+  const startCpu = process.cpuUsage();
   const txn = db.transaction((b: number) => {
+    const now = new Date().toISOString();
     for (let i = 0; i < BATCH; i++) {
-      // Parse as the collector does: the frame arrives as text.
-      const doc = JSON.parse(docs[i] as string) as { host: { hostname: string }; rule: { name: string } };
-      insert.run(`agent-${b % AGENTS}`, b * BATCH + i, new Date().toISOString(), doc.host.hostname, doc.rule.name, JSON.stringify(doc));
+      // Parsed and serialized again, as the collector does: the batch arrives as text.
+      const doc = JSON.parse(docs[i] as string) as Doc;
+      insert.run(`agent-${b % AGENTS}`, 's', b * BATCH + i, doc['@timestamp'], doc.host.hostname, doc.rule.id, doc.rule.name, doc.rule.severity, now, JSON.stringify(doc));
     }
   });
   for (let b = 0; b < total / BATCH; b++) txn(b);
-  const ns = Number(process.hrtime.bigint() - start);
+  const span = spanSince(startNs, startCpu);
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return (total * 1e9) / ns;
+  return { perS: total / span.wallS, perCpuS: total / span.cpuS };
 }
 
 async function deliveryLatency(): Promise<number[]> {
@@ -150,10 +167,17 @@ export async function run(): Promise<BenchResult[]> {
   return [
     {
       name: `collector ingest, ${AGENTS} agents on loopback`,
-      value: ingest,
+      value: ingest.perS,
       unit: 'alerts/s',
-      baseline: { name: `bare SQLite insert loop (${BATCH}/txn, WAL, FULL)`, value: bareInsert },
+      baseline: { name: `bare SQLite insert loop (${BATCH}/txn, WAL, FULL)`, value: bareInsert.perS },
       target: '≥ 20,000 alerts/s',
+    },
+    {
+      // On a shared machine CPU time is the steadier measure of what ingest costs.
+      name: 'collector ingest per second of collector CPU',
+      value: ingest.perCpuS,
+      unit: 'alerts/CPU-s',
+      baseline: { name: 'bare SQLite insert loop per CPU-s', value: bareInsert.perCpuS },
     },
     {
       name: `agent-to-store latency p50 (${LATENCY_RATE}/s)`,
