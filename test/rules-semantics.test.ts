@@ -185,6 +185,11 @@ describe('rules: EQL semantics', () => {
       assert.ok(q('process where process.code_signature.trusted == false')(proc({ code_signature: { trusted: false } })));
       assert.ok(!q('process where process.code_signature.trusted == false')(proc({ code_signature: {} })));
     });
+    it('a path through an array of objects collects every object\'s values, as Elasticsearch indexes them', () => {
+      const p = q('process where process.parent.name == "zsh"');
+      assert.ok(p({ event: { category: 'process' }, process: { parent: [{ name: 'bash' }, { name: 'zsh' }] } }));
+      assert.ok(!p({ event: { category: 'process' }, process: { parent: [{ name: 'bash' }, 'zsh'] } }));
+    });
     it('any where evaluates every event; process where needs event.category process', () => {
       assert.ok(q('any where process.name == "cat"')({ event: { category: 'file' }, process: { name: 'cat' } }));
       assert.ok(!q('process where process.name == "cat"')({ process: { name: 'cat' } }));

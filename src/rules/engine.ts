@@ -262,7 +262,9 @@ function lookupNested(doc: object, segs: readonly string[]): unknown {
 /** Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first). */
 function lookup(obj: unknown, keys: string[][], from: number, n: number): unknown {
   if (from === n) return obj;
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+  // As Elasticsearch indexes it, a path through an array of objects collects every object's values.
+  if (Array.isArray(obj)) return collect(obj, keys, from, n);
+  if (typeof obj !== 'object' || obj === null) return undefined;
   const row = keys[from] as string[];
   for (let to = from + 1; to <= n; to++) {
     const v = (obj as Record<string, unknown>)[row[to] as string];
@@ -272,6 +274,19 @@ function lookup(obj: unknown, keys: string[][], from: number, n: number): unknow
     }
   }
   return undefined;
+}
+
+function collect(objects: readonly unknown[], keys: string[][], from: number, n: number): unknown[] | undefined {
+  let out: unknown[] | undefined;
+  for (const o of objects) {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
+    const v = lookup(o, keys, from, n);
+    if (v === undefined) continue;
+    out ??= [];
+    if (Array.isArray(v)) for (const x of v) out.push(x);
+    else out.push(v);
+  }
+  return out;
 }
 
 function normalizeMissing(v: unknown): unknown {
