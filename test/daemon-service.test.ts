@@ -185,7 +185,13 @@ describe('daemon: Linux service end to end', function () {
     assert.equal(stopped.code, 3);
     assert.equal(stopped.doc.running, false);
 
-    execFileSync('bash', [path.join(SCRIPTS, 'uninstall-linux.sh'), '--purge'], { env, stdio: 'pipe' });
-    assert.deepEqual(snapshotTree(root), before, 'uninstall --purge leaves nothing behind');
+    // Installing again is an upgrade: the program is replaced, the admin's config kept.
+    const configured = fs.readFileSync(config, 'utf8');
+    const again = execFileSync('bash', [path.join(SCRIPTS, 'install-linux.sh')], { env, encoding: 'utf8' });
+    assert.match(again, /keeping the existing config/);
+    assert.equal(fs.readFileSync(config, 'utf8'), configured);
+
+    for (let round = 0; round < 2; round++) execFileSync('bash', [path.join(SCRIPTS, 'uninstall-linux.sh'), '--purge'], { env, stdio: 'pipe' });
+    assert.deepEqual(snapshotTree(root), before, 'uninstall --purge leaves nothing behind (and a second run is a no-op)');
   });
 });
