@@ -43,8 +43,8 @@ export function writeLines(dir: string, name: string, lines: readonly (string | 
   return file;
 }
 
-/** Elastic's stock keychain rule alone (rules/default): `--rules DEFAULT_RULES` keeps the keysentry pack out. */
-export const DEFAULT_RULES = path.join(REPO_ROOT, 'rules', 'default');
+/** Elastic's stock keychain rule alone, as bundled in rules/default: tests that count alerts pin it. */
+export const DEFAULT_RULES = path.join(REPO_ROOT, 'rules', 'default', 'credential_access_credentials_keychains.toml');
 export const DEFAULT_RULE_ID = '96e90768-c3b7-4df6-b5d9-6237f8bc36a8';
 
 export const alertsOf = (run: ReplayRun): Array<Record<string, any>> => run.docs.filter((d) => d.event?.kind === 'alert');
