@@ -240,5 +240,9 @@ describe('collector configuration and TLS', function () {
     const bad = spawnSync(process.execPath, [CLI, 'alerts', '--db', db, '--since', 'yesterday'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--since: expected/);
+    fs.writeFileSync(path.join(dir, 'not-a-db'), 'hello\n');
+    const notDb = spawnSync(process.execPath, [CLI, 'alerts', '--db', path.join(dir, 'not-a-db')], { encoding: 'utf8' });
+    assert.equal(notDb.status, 1);
+    assert.match(notDb.stderr, /not-a-db: not a readable keysentry collector database/);
   });
 });

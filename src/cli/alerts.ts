@@ -67,13 +67,19 @@ export async function run(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new CliError(`--limit: expected a positive integer, got '${values.limit}'`);
   if (!fs.existsSync(values.db)) throw new CliError(`${values.db}: no such collector database (use --db PATH)`);
-  const reader = new AlertReader(values.db);
+  const since = values.since === undefined ? undefined : parseSince(values.since);
+  let rows: StoredAlert[];
   try {
-    const rows = reader.alerts({ since: values.since === undefined ? undefined : parseSince(values.since), host: values.host, rule: values.rule, newest: limit });
-    if (values.json) for (const r of rows) process.stdout.write(`${r.doc}\n`);
-    else process.stdout.write(rows.length === 0 ? 'no alerts\n' : formatAlertTable(rows));
-  } finally {
-    reader.close();
+    const reader = new AlertReader(values.db);
+    try {
+      rows = reader.alerts({ since, host: values.host, rule: values.rule, newest: limit });
+    } finally {
+      reader.close();
+    }
+  } catch (err) {
+    throw new CliError(`${values.db}: not a readable keysentry collector database (${(err as Error).message})`, 1);
   }
+  if (values.json) for (const r of rows) process.stdout.write(`${r.doc}\n`);
+  else process.stdout.write(rows.length === 0 ? 'no alerts\n' : formatAlertTable(rows));
   return 0;
 }
