@@ -82,10 +82,10 @@ describe('web console (Chromium)', function () {
     const tokens = TokenSet.fromTokens([{ token, name: 'soc' }]);
     collector = await startCollector({ port: 0, db: path.join(dir, 'alerts.db'), tokens, plugins: [consolePlugin({ tokens, silentAfterMs: 60_000 })] });
     base = `http://127.0.0.1:${collector.port}/console`;
-    reporter = await Reporter.start({ url: collector.url, token, agent: AGENT, stateDir: path.join(dir, 'agent'), health: () => ({ eventsPerSecond: 12, dropped: 0, spoolDepth: 0 }), healthIntervalMs: 200 });
+    reporter = await Reporter.start({ url: collector.url, token, agent: AGENT, stateDir: path.join(dir, 'agent'), health: () => ({ events_per_second: 12, events_lost: 0 }), healthIntervalMs: 200 });
     // An agent that reported long ago and went quiet: the fleet view must flag it.
     collector.store.agentSeen({ id: 'agent-gone-quiet', name: 'mbp-lost', version: '0.1.0' }, 'soc', '127.0.0.1');
-    collector.store.recordHealth('agent-gone-quiet', new Date(Date.now() - 3_600_000).toISOString(), { eventsPerSecond: 0 });
+    collector.store.recordHealth('agent-gone-quiet', new Date(Date.now() - 3_600_000).toISOString(), { events_per_second: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -190,10 +190,10 @@ async function loadAgents() {
         el('td', {}, text(a.name ?? a.agentId)),
         el('td', {}, text(a.version)),
         el('td', {}, shortTime(a.healthAt ?? a.lastSeen)),
-        el('td', {}, health(h.eventsPerSecond ?? h.events_per_second)),
-        el('td', {}, health(h.dropped ?? h.eventsDropped)),
-        el('td', {}, health(h.spoolDepth ?? h.spool_depth)),
-        el('td', {}, shortTime(h.lastDelivery ?? null)),
+        el('td', {}, health(h.events_per_second)),
+        el('td', {}, health(h.events_lost)),
+        el('td', {}, health(h.spool_depth)),
+        el('td', {}, shortTime(typeof h.last_delivery === 'string' ? h.last_delivery : null)),
       );
     }),
   );
