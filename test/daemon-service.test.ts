@@ -81,6 +81,8 @@ describe('daemon: Linux service end to end', function () {
     if (spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0) {
       const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
       assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
+      // An unknown or misspelt key is only a warning (exit 0): any output at all is a failure.
+      assert.equal(verify.stderr + verify.stdout, '', 'systemd-analyze verify is silent');
     }
     const service = unitKeys(unit);
     assert.equal(service.get('Restart'), 'on-failure');
