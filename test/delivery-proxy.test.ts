@@ -1,7 +1,11 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { startCollector } from '../src/collector/server';
 import { AlertReader } from '../src/collector/store';
+import { TokenSet } from '../src/collector/tokens';
+import { Reporter } from '../src/delivery/reporter';
+import { testAlert } from './support/delivery-agent';
 import {
   freePort,
   isDrained,
@@ -10,6 +14,7 @@ import {
   startCollectorProcess,
   storedIndices,
   tempDir,
+  TOKEN,
   writeTokenFile,
   type Child,
 } from './support/delivery-harness';
@@ -32,6 +37,7 @@ class ChaosProxy {
   private pairs = new Set<{ a: net.Socket; b: net.Socket; stalled: boolean }>();
   cuts = 0;
   stalls = 0;
+  connections = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -39,6 +45,7 @@ class ChaosProxy {
     private readonly random: () => number,
   ) {
     this.server = net.createServer((a) => {
+      this.connections++;
       const b = net.connect(this.upstreamPort, '127.0.0.1');
       const pair = { a, b, stalled: false };
       this.pairs.add(pair);
@@ -94,6 +101,15 @@ class ChaosProxy {
     step();
   }
 
+  /** Every open connection stops carrying data, for good, without closing: a dead peer. */
+  blackholeAll(): void {
+    for (const pair of this.pairs) {
+      pair.stalled = true;
+      pair.a.pause();
+      pair.b.pause();
+    }
+  }
+
   stopChaos(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -145,5 +161,33 @@ describe('delivery through a proxy that cuts and stalls connections', function (
     const reader = new AlertReader(db);
     assert.deepEqual(reader.gaps(), [], message);
     reader.close();
+  });
+});
+
+describe('heartbeats through a link that goes silent without closing', function () {
+  this.timeout(30_000);
+
+  it('both ends declare the peer dead, the agent reconnects, and delivery carries on', async () => {
+    const dir = tempDir('blackhole');
+    const collector = await startCollector({ db: path.join(dir, 'c.db'), tokens: TokenSet.fromTokens([{ token: TOKEN }]), pingIntervalMs: 200 });
+    const proxy = new ChaosProxy(collector.port, () => 1);
+    const proxyPort = await freePort();
+    await proxy.listen(proxyPort);
+    const reporter = await Reporter.start({ url: `ws://127.0.0.1:${proxyPort}`, token: TOKEN, agent: { id: 'test-agent', name: 'a', version: 't' }, stateDir: path.join(dir, 'agent'), pingIntervalMs: 200, backoffInitialMs: 50 });
+    try {
+      for (let i = 0; i < 10; i++) void reporter.write(testAlert(i, 'test-agent'));
+      await reporter.drained();
+      proxy.blackholeAll();
+      for (let i = 10; i < 20; i++) void reporter.write(testAlert(i, 'test-agent'));
+      await reporter.drained();
+      assert.equal(proxy.connections, 2, 'one reconnect after the silent link was declared dead');
+      for (let waited = 0; collector.stats().connections > 1 && waited < 3000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(collector.stats().connections, 1, 'the collector dropped the silent connection too');
+      assert.deepEqual(storedIndices(path.join(dir, 'c.db')).indices, range(0, 20));
+    } finally {
+      await reporter.close();
+      await proxy.close();
+      await collector.close();
+    }
   });
 });
