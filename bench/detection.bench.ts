@@ -70,17 +70,22 @@ function perCpuSecond(fn: () => number, minMs: number): number {
 }
 
 /**
- * The variants measured in alternating short windows, best window kept for each, so load
- * that comes and goes hits every variant alike instead of one of them.
+ * The variants measured back to back in short windows, round after round. Each variant's
+ * figure is the baseline's median times the median of its per-round ratio to the baseline:
+ * pairing windows a few hundred milliseconds apart cancels most of the load that other
+ * processes put on a shared machine, which comes and goes over seconds.
  */
-function compare(variants: (() => number)[], rounds = 12, windowMs = 150): number[] {
-  const best = variants.map(() => 0);
-  for (let r = 0; r < rounds; r++) {
-    variants.forEach((run, i) => {
-      best[i] = Math.max(best[i] as number, perCpuSecond(run, windowMs));
-    });
-  }
-  return best;
+function compare(variants: (() => number)[], rounds = 15, windowMs = 150): number[] {
+  const rates = variants.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) variants.forEach((run, i) => rates[i]?.push(perCpuSecond(run, windowMs)));
+  const base = rates[0] as number[];
+  const baseline = median(base);
+  return rates.map((series, i) => (i === 0 ? baseline : baseline * median(series.map((v, r) => v / (base[r] as number)))));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 export async function run(): Promise<BenchResult[]> {

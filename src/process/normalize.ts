@@ -243,39 +243,30 @@ export function mayNameKeychainText(commandLine: string, cwd: string | undefined
 }
 
 /**
- * Fixed-length alternatives and no quantifier: at most 8 comparisons per position, nothing to
- * backtrack into, so the search is linear. One native scan for the common "no" answer: the
- * word itself (the `i` flag folds ASCII only), or a character that needs a closer look
- * (KELVIN SIGN, quoting, percent-encoding).
+ * A literal and a single character class: no quantifier, no alternative, nothing to backtrack
+ * into, so both searches are linear (and the literal gets irregexp's Boyer-Moore skip). The `i`
+ * flag folds ASCII only; KELVIN SIGN is in the class, with the characters that need a closer
+ * look (quoting that may split the word, percent-encoding).
  */
-const NEEDS_A_LOOK = /keychain|[\u212A\\'"%]/gi;
-const KEYCHAIN_LITERAL = /keychain/i;
+const KEYCHAIN_LITERAL = /keychain/gi;
+const CLOSER_LOOK = /[\u212A\\'"%]/g;
 
 /** `from`: where to start looking (past argv[0], which names the image, not a file it reads). */
 function textMayNameKeychain(text: string, from = 0): boolean {
-  NEEDS_A_LOOK.lastIndex = from;
-  if (!NEEDS_A_LOOK.test(text)) return false;
-  if (KEYCHAIN_LITERAL.test(text) || text.indexOf('\u212A') >= 0) return true;
+  KEYCHAIN_LITERAL.lastIndex = from;
+  if (KEYCHAIN_LITERAL.test(text)) return true;
+  CLOSER_LOOK.lastIndex = from;
+  if (!CLOSER_LOOK.test(text)) return false;
+  if (text.indexOf('\u212A', from) >= 0) return true;
   // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
-  if ((text.indexOf('\\') >= 0 || text.indexOf("'") >= 0 || text.indexOf('"') >= 0) && (text.indexOf('y') >= 0 || text.indexOf('Y') >= 0)) {
-    if (mentionsKeychain(text, true)) return true;
+  if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
+    if (mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
-  return text.indexOf('%') >= 0 && text.toLowerCase().indexOf('file:') >= 0;
+  return text.indexOf('%', from) >= 0 && text.toLowerCase().indexOf('file:', from) >= 0;
 }
 
-/** A host runs from few working directories: their verdicts are remembered (bounded: cleared when full). */
-const cwdVerdicts = new Map<string, boolean>();
-const MAX_CWD_VERDICTS = 256;
-
 function cwdMentionsKeychain(cwd: string | undefined): boolean {
-  if (cwd === undefined) return false;
-  let mentions = cwdVerdicts.get(cwd);
-  if (mentions === undefined) {
-    if (cwdVerdicts.size >= MAX_CWD_VERDICTS) cwdVerdicts.clear();
-    mentions = cwd.toLowerCase().indexOf('keychain') >= 0;
-    cwdVerdicts.set(cwd, mentions);
-  }
-  return mentions;
+  return cwd !== undefined && textMayNameKeychain(cwd);
 }
 
 /**
