@@ -4,6 +4,7 @@
  * near misses, case flips (including Kelvin sign and long s), missing fields, arrays, nested/dotted/mixed documents.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadRuleSet, type RuleMeta } from '../src/rules';
 import type { Condition, Operand, ParsedQuery } from '../src/rules/eql/ast';
@@ -12,9 +13,22 @@ import { FIELD_SCHEMA, valueKind } from '../src/rules/schema';
 import { flatten, naiveMatcher, ReferenceRule } from './support/eql-reference';
 import { FIXTURES_DIR } from './support/paths';
 import { prng } from './support/random';
+import { ruleToml, tempDir } from './support/rules';
 
 const RULE_DIRS = ['rules_macos', 'rules_building_block_macos', 'other_dirs_tagged_macos'].map((d) => path.join(FIXTURES_DIR, 'detection-rules', d));
 const EVENTS = 100_000;
+
+/** Constructs the fixture rules never use, so the differential covers them too. */
+const SYNTHETIC_QUERIES = [
+  'process where startsWith(process.name, "sec", "ca") and not endsWith~(process.executable, "/SECURITY")',
+  'process where stringContains~(process.command_line, "Keychains/") or wildcard(process.args, "*.keychain*", "?ogin*")',
+  'process where length(process.args) > 20 and process.args_count >= 3 and process.args_count != 4',
+  'process where match~(process.name, "se[a-z]+ty|ca.") and process.parent.name < "m"',
+  'process where process.args : ("*/Library/Keychains/*", "login.keychain*") and process.parent.executable == null',
+  'process where process.name in~ ("SECURITY", "cat*") or ?process.no_such.field : "x" or process.user.id != "0"',
+  'any where process.executable regex~ "/usr/(s?bin)/[a-z]+" and not process.code_signature.trusted == true',
+  'process where `process`.name like ("s*", "c?t") and not process.args in ("-d", "find-certificate")',
+];
 
 type Literal = string | number | boolean;
 
@@ -52,7 +66,7 @@ function collectLiterals(c: Condition, out: Map<string, { values: Literal[]; reg
 }
 
 const FILLERS = ['', 'x', '/', '/a/b', 'Library/Keychains', ' -v ', 'ä', 'login.keychain-db', '*', '?'];
-const REGEX_SAMPLES = ['http://10.0.0.1:8080/x', 'https://1.2.3.4/', '4755', '2000', 'curl 192.168.0.1 -o x', 'abc'];
+const REGEX_SAMPLES = ['http://10.0.0.1:8080/x', 'https://1.2.3.4/', '4755', '2000', 'curl 192.168.0.1 -o x', 'abc', 'security', 'CAT', '/usr/bin/ls', '/usr/sbin/spctl', '/usr/local/bin/x'];
 
 /** [values meant to satisfy the literal, near misses and case variants]. */
 function variants(lit: string, rnd: () => number): [string[], string[]] {
@@ -96,7 +110,8 @@ function buildTargets(rules: readonly RuleMeta[], rnd: () => number): Target[] {
         others.push(...o);
       }
       if (regex) likely.push(...REGEX_SAMPLES);
-      if (likely.length === 0) likely.push(kind === 'number' ? 3 : kind === 'boolean' ? true : 'x'.repeat(1 + Math.floor(rnd() * 12)));
+      // A field the rule only measures (length(f) > n): strings of several lengths.
+      if (likely.length === 0) likely.push(...(kind === 'number' ? [3] : kind === 'boolean' ? [true] : [4, 15, 25, 60].map((n) => 'x'.repeat(n))));
       pools.set(field, { likely, all: [...likely, ...others] });
     }
     pools.set('event.category', { likely: ['process'], all: ['process', 'file', 'Process'] });
@@ -135,7 +150,10 @@ describe('rules: differential test against the reference interpreter', function 
   this.timeout(120_000);
 
   it(`agrees with the reference on ${EVENTS.toLocaleString('en-US')} events generated from the fixture rules' literals`, () => {
-    const set = loadRuleSet(RULE_DIRS);
+    const synthetic = tempDir();
+    SYNTHETIC_QUERIES.forEach((query, i) => fs.writeFileSync(path.join(synthetic, `s${i}.toml`), ruleToml(query, `synthetic ${i}`, `synthetic-${i}`)));
+    const set = loadRuleSet([...RULE_DIRS, synthetic]);
+    assert.equal(set.rules.length, 82 + SYNTHETIC_QUERIES.length);
     assert.deepEqual(set.errors, []);
     const rnd = prng(0x5eed);
     const targets = buildTargets(set.rules, rnd);
@@ -161,5 +179,7 @@ describe('rules: differential test against the reference interpreter', function 
     // The generator must reach both verdicts for most rules, or agreeing would prove little.
     assert.ok(fired > EVENTS / 50, `only ${fired} events fired their rule`);
     assert.ok(firedRules.size >= targets.length * 0.6, `only ${firedRules.size} of ${targets.length} rules ever fired`);
+    const silent = SYNTHETIC_QUERIES.filter((_, i) => !firedRules.has(`synthetic-${i}`));
+    assert.deepEqual(silent, [], 'synthetic rules that never fired');
   });
 });
