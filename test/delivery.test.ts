@@ -111,7 +111,7 @@ describe('delivery when agent and collector disagree about the past', function (
     await reporter.close();
   }
 
-  it('renumbers what it holds after the collector'\''s watermark when the agent state was restored from an old backup', async () => {
+  it("renumbers what it holds after the collector's watermark when the agent state was restored from an old backup", async () => {
     const dir = tempDir('restore');
     const collector = await startCollector({ db: path.join(dir, 'c.db'), tokens: TokenSet.fromTokens([{ token: TOKEN }]) });
     const state = path.join(dir, 'agent');
