@@ -49,6 +49,9 @@ export interface CompiledRuleSet {
   readonly rules: readonly RuleMeta[];
   readonly unsupported: readonly UnsupportedRule[];
   readonly errors: readonly RuleError[];
-  /** Rules that match this event (an ECS document as a plain nested or dotted-key object). */
+  /**
+   * Rules that match this event (an ECS document as a plain nested or dotted-key object). Treat the result as
+   * read-only: every non-matching event gets the same frozen empty array, so evaluating allocates nothing.
+   */
   evaluate(doc: object): RuleMeta[];
 }
