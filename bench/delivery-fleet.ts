@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     dirs.map((stateDir, a) => Reporter.start({ url, token, stateDir, agent: { id: `agent-${a}`, name: 'keysentry', version: 'bench' } })),
   );
   if (rate > 0) {
+    // Steady state only: the first connection's set-up is not delivery latency.
+    while (!reporters.every((r) => r.stats().connected)) await new Promise((r) => setTimeout(r, 10));
     const began = performance.now();
     for (let i = 0; i < count; i++) {
       const wait = began + (i * 1000) / rate - performance.now();
