@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { caseRecords, CORPUS_DIR, CORPUS_HOST, CorpusError, evaluateCorpus, loadCorpus, PACK_SET, reportRuleSets, SHIPPED_SET, STOCK_SET } from '../bench/detection-corpus';
+import { caseEvents, caseRecords, CORPUS_DIR, CORPUS_HOST, CorpusError, evaluateCorpus, loadCorpus, PACK_SET, reportRuleSets, SHIPPED_SET, STOCK_SET } from '../bench/detection-corpus';
 import { RecordingWriter } from '../src/sources/recording';
 import { REPO_ROOT } from './support/paths';
 
@@ -73,6 +73,31 @@ describe('detection: corpus report', () => {
       const got = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name);
       assert.deepEqual(got.sort(), expected.sort());
       assert.match(run.stderr, /0 rejected/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keysentry replay --pack on an ECS NDJSON export of the corpus: the same alerts, and planted keysentry fields are replaced', function () {
+    this.timeout(120_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-corpus-ecs-'));
+    try {
+      const shipped = byName(SHIPPED_SET);
+      const expected: string[] = [];
+      const lines: string[] = [];
+      for (const v of [...shipped.thefts, ...shipped.legitimate]) {
+        for (const event of caseEvents(v.case, false)) lines.push(JSON.stringify(event));
+        for (const fired of v.firedByExec) expected.push(...fired);
+      }
+      // A document that claims a keychain path it does not name must not alert on the claim.
+      const planted = caseEvents({ id: 'planted', source: 'test', execs: [{ exe: '/bin/echo', args: ['echo', 'hi'] }] }, false)[0];
+      lines.push(JSON.stringify({ ...planted, keysentry: { keychain_paths: ['/Users/alice/Library/Keychains/login.keychain-db'] } }));
+      const file = path.join(dir, 'corpus.ecs.ndjson');
+      fs.writeFileSync(file, lines.join('\n') + '\n');
+      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', '--format', 'ecs', '--pack', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      assert.equal(run.status, 0, run.stderr);
+      const got = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name);
+      assert.deepEqual(got.sort(), expected.sort());
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

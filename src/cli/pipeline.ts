@@ -28,6 +28,8 @@ export interface PipelineOptions {
   sinks: AlertSink[];
   /** Adds normalized fields to keysentry's own events before the rules see them. */
   enrich?: (event: EcsProcessEvent) => void;
+  /** The same for ECS documents read as they are (ECS NDJSON replay). */
+  enrichDocument?: (doc: EcsDocument) => void;
   /** Every ECS document the rules evaluate, after enrichment (for `replay --events`). */
   onEvent?: (doc: EcsDocument) => void | Promise<void>;
   onReject?: (rejection: Rejection) => void;
@@ -106,6 +108,12 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
         reject(item.where, item.reason);
         return undefined;
       case 'ecs':
+        try {
+          options.enrichDocument?.(item.doc);
+        } catch (err) {
+          reject(item.where, `event processing failed: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
         return detect(item.doc, item.where);
       case 'record': {
         stats.records++;

@@ -10,7 +10,7 @@ import { localAgentInfo } from '../alerts/agent';
 import { JsonLinesSink } from '../alerts/sink';
 import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
-import { enrichEvent } from '../process/normalize';
+import { enrichDocument, enrichEvent } from '../process/normalize';
 import { loadDefaultRuleSet, loadRuleSet } from '../rules';
 import type { CompiledRuleSet, RuleError } from '../rules/types';
 import { printable } from '../sources/lines';
@@ -130,6 +130,7 @@ export async function run(argv: string[]): Promise<number> {
       rules,
       sinks: [out],
       enrich: enrichEvent,
+      enrichDocument,
       ...(args.events ? { onEvent: (doc) => out.write(doc) } : {}),
     });
     process.stderr.write(summary(label, opened.format ?? 'empty', stats));

@@ -13,7 +13,7 @@
  * general list, with its own cap, so padding argv with junk paths cannot push a keychain
  * path out of the field the rules read.
  */
-import type { EcsObject, EcsProcessEvent } from '../model/ecs';
+import type { EcsDocument, EcsObject, EcsProcessEvent, EcsValue } from '../model/ecs';
 import { basename } from './ecs';
 
 export interface NormalizeInput {
@@ -118,14 +118,42 @@ export function enrichEvent(event: EcsProcessEvent): void {
   if (cwd !== undefined) input.cwd = cwd;
   if (typeof event.user?.name === 'string') input.userName = event.user.name;
   if (typeof event.user?.id === 'string') input.userId = event.user.id;
-  const n = normalizeArguments(input);
-  const fields: EcsObject = event.keysentry ?? {};
+  event.keysentry = Object.assign(event.keysentry ?? {}, keysentryFields(normalizeArguments(input)));
+}
+
+/**
+ * The same for an ECS document read as it is (ECS NDJSON replay): its fields are only read
+ * when they have the ECS types, its command_line is not trusted to match its args, and any
+ * `keysentry` object it carries is replaced, since a document may claim anything there.
+ */
+export function enrichDocument(doc: EcsDocument): void {
+  delete doc.keysentry;
+  const p = doc.process;
+  if (!isEcsObject(p) || !Array.isArray(p.args)) return;
+  const args = p.args.filter((a): a is string => typeof a === 'string');
+  const input: NormalizeInput = { args };
+  if (typeof p.name === 'string') input.processName = p.name;
+  if (typeof p.working_directory === 'string') input.cwd = p.working_directory;
+  const user = doc.user;
+  if (isEcsObject(user) && typeof user.name === 'string') input.userName = user.name;
+  if (isEcsObject(user) && typeof user.id === 'string') input.userId = user.id;
+  const fields = keysentryFields(normalizeArguments(input));
+  if (Object.keys(fields).length > 0) doc.keysentry = fields;
+}
+
+function isEcsObject(v: EcsValue | undefined): v is EcsObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The `keysentry.*` fields of a normalization, empty ones left out. */
+function keysentryFields(n: NormalizedArgs): EcsObject {
+  const fields: EcsObject = {};
   if (n.paths.length > 0) fields.paths = n.paths;
   if (n.keychainPaths.length > 0) fields.keychain_paths = n.keychainPaths;
   if (n.subcommand !== undefined) fields.subcommand = n.subcommand;
   if (n.home !== undefined) fields.home = n.home;
   if (n.dropped > 0) fields.dropped = n.dropped;
-  event.keysentry = fields;
+  return fields;
 }
 
 /** Home directory of a macOS account: root's is /var/root, everyone else's /Users/<name>. */
