@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { EcsProcessEvent } from '../src/model/ecs';
 import { caseEvents, type CorpusExec } from '../bench/detection-corpus';
-import { canonicalPath, enrichEvent, findSubcommand, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
+import { canonicalPath, enrichDocument, enrichEvent, findSubcommand, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
 import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 
 function norm(args: string[], extra: Partial<NormalizeInput> = {}) {
@@ -162,6 +162,18 @@ describe('detection: argument normalization', () => {
       assert.ok(mentionsKeychain('kkeychain'));
       assert.ok(!mentionsKeychain('/Users/b/Library/Keychai'));
     });
+  });
+
+  it('enrichDocument reads only well-typed ECS fields and replaces a planted keysentry object', () => {
+    const doc = { process: { name: 'cp', args: ['cp', 7, 'Library/Keychains/login.keychain-db', null], working_directory: '/Users/bob' }, user: { name: 'bob' }, keysentry: { keychain_paths: ['/forged'] } };
+    enrichDocument(doc);
+    assert.deepEqual(doc.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], home: '/Users/bob' });
+    const forged = { process: { name: 'echo', args: ['echo', 'hi'], command_line: 'echo ~/Library/Keychains' }, keysentry: { keychain_paths: ['/forged'] } };
+    enrichDocument(forged);
+    assert.equal('keysentry' in forged, false, 'a command_line that disagrees with args is not believed, and the planted field is gone');
+    const broken = { process: 'not an object', keysentry: 1 };
+    enrichDocument(broken);
+    assert.equal('keysentry' in broken, false);
   });
 
   it('enrichEvent adds nothing to an exec that cannot name a keychain, and the fields to one that does', () => {
