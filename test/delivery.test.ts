@@ -44,6 +44,18 @@ describe('delivery spool', () => {
     await spool.close();
   });
 
+  it('refuses an alert JSON cannot hold without disturbing the ones around it', async () => {
+    const dir = path.join(tempDir('spool'), 'spool');
+    const spool = await Spool.open({ dir });
+    const first = spool.append({ ok: 1 });
+    const bad = spool.append({ big: 1n });
+    const last = spool.append({ ok: 2 });
+    await assert.rejects(bad, /cannot be serialized/);
+    assert.deepEqual(await Promise.all([first, last]), [1, 2]);
+    assert.deepEqual((await spool.read(1, 10, 1 << 20)).map((e) => e.json), ['{"ok":1}', '{"ok":2}']);
+    await spool.close();
+  });
+
   it('truncates a torn last record and reuses its sequence number; the records before it survive', async () => {
     const dir = path.join(tempDir('spool'), 'spool');
     let spool = await Spool.open({ dir });

@@ -233,7 +233,15 @@ export class Spool extends EventEmitter {
   /** Resolves with the alert's sequence number once it is on disk (fdatasync'd). */
   append(alert: unknown): Promise<number> {
     if (this.closed) return Promise.reject(new Error('spool is closed'));
-    let json = JSON.stringify(alert);
+    let json: string;
+    try {
+      const text: string | undefined = JSON.stringify(alert);
+      if (text === undefined || text === 'null') throw new Error('not a JSON object');
+      json = text;
+    } catch (err) {
+      // A value JSON cannot hold (a BigInt, a cycle): the caller learns, the spool carries on.
+      return Promise.reject(new Error(`alert cannot be serialized: ${err instanceof Error ? err.message : String(err)}`));
+    }
     if (Buffer.byteLength(json) > this.maxRecordBytes) {
       json = oversizedStub(json, this.maxRecordBytes);
       this.counters.truncated++;
@@ -268,7 +276,7 @@ export class Spool extends EventEmitter {
   }
 
   /** The oldest sequence still on disk above `after`, or nextSeq when there is none. */
-  oldestAfter(after: number): number {
+  private oldestAfter(after: number): number {
     for (const seg of this.segments) {
       if (seg.count > 0 && seg.lastSeq > after) return Math.max(seg.firstSeq, after + 1);
     }
