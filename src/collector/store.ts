@@ -114,14 +114,41 @@ export interface StoredGap {
   reason: string;
 }
 
-export interface AlertQuery {
+/** Which alerts: every field optional, all given ones must hold. */
+export interface AlertFilter {
+  /** ISO-8601 lower bound on @timestamp, inclusive. */
   since?: string;
+  /** ISO-8601 upper bound on @timestamp, inclusive. */
+  until?: string;
   host?: string;
   /** Matches the rule's id or its name. */
   rule?: string;
+  severity?: string;
   agentId?: string;
+}
+
+export interface AlertQuery extends AlertFilter {
   /** Only the newest N of the matches (still returned oldest first). */
   newest?: number;
+}
+
+/**
+ * The WHERE clause (empty when nothing is filtered) and its parameters for a filter over the
+ * alerts table, after any `extra` conditions: one definition for every reader of the store.
+ */
+export function alertWhere(filter: AlertFilter, extra: string[] = [], params: (string | number)[] = []): { sql: string; params: (string | number)[] } {
+  const where = [...extra];
+  const add = (condition: string, ...values: string[]): void => {
+    where.push(condition);
+    params.push(...values);
+  };
+  if (filter.since !== undefined) add('time >= ?', filter.since);
+  if (filter.until !== undefined) add('time <= ?', filter.until);
+  if (filter.host !== undefined) add('host = ?', filter.host);
+  if (filter.rule !== undefined) add('(rule_name = ? OR rule_id = ?)', filter.rule, filter.rule);
+  if (filter.severity !== undefined) add('severity = ?', filter.severity);
+  if (filter.agentId !== undefined) add('agent_id = ?', filter.agentId);
+  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 function text(v: unknown): string | null {
@@ -177,26 +204,9 @@ export class AlertReader {
   }
 
   alerts(query: AlertQuery = {}): StoredAlert[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.since !== undefined) {
-      where.push('time >= ?');
-      params.push(query.since);
-    }
-    if (query.host !== undefined) {
-      where.push('host = ?');
-      params.push(query.host);
-    }
-    if (query.rule !== undefined) {
-      where.push('(rule_name = ? OR rule_id = ?)');
-      params.push(query.rule, query.rule);
-    }
-    if (query.agentId !== undefined) {
-      where.push('agent_id = ?');
-      params.push(query.agentId);
-    }
+    const { sql: where, params } = alertWhere(query);
     const sql = `SELECT id, agent_id AS agentId, seq, time, host, rule_id AS ruleId, rule_name AS ruleName, severity, received_at AS receivedAt, doc
-      FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
+      FROM alerts ${where} ORDER BY time DESC, id DESC LIMIT ?`;
     params.push(query.newest ?? -1);
     return this.db.prepare<(string | number)[], StoredAlert>(sql).all(...params).reverse();
   }
