@@ -9,7 +9,7 @@
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
-import { anyHit, buildGates, NONE, type GateTables } from './gates';
+import { anyHit, buildGates, MULTI, type GateTables } from './gates';
 import { cheapestFirst, simplify } from './optimize';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
@@ -45,6 +45,7 @@ export class RuleEngine implements CompiledRuleSet {
   private readonly runtimes: FieldRuntime[];
   private readonly predicates: Predicate[];
   private readonly gates: GateTables;
+  private readonly dotted = new DottedKeys();
 
   constructor(
     readonly rules: readonly RuleMeta[],
@@ -76,6 +77,7 @@ export class RuleEngine implements CompiledRuleSet {
 
   evaluate(doc: object): RuleMeta[] {
     this.doc = doc;
+    this.dotted.reset();
     if (++this.generation === 0xffffffff) {
       this.fieldGeneration.fill(0);
       this.scanGeneration.fill(0);
@@ -83,18 +85,26 @@ export class RuleEngine implements CompiledRuleSet {
     }
     let fired: number[] | undefined;
     const predicates = this.predicates;
-    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules } = this.gates;
+    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, altStart, wordStart, word, mask } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
       const field = groupField[g] as number;
-      if (field >= 0 && !anyHit(this.scan(field), groupWord, groupMask, groupWordStart[g] as number, groupWordStart[g + 1] as number)) continue;
+      const hits = field >= 0 ? this.scan(field) : undefined;
+      if (hits !== undefined && !anyHit(hits, groupWord, groupMask, groupWordStart[g] as number, groupWordStart[g + 1] as number)) continue;
       for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
         const rule = groupRules[k] as number;
-        if (field !== NONE && !this.gateOpen(rule)) continue;
+        if (hits !== undefined) {
+          // A one-field gate has exactly one alternative, on the group's field.
+          const a = altStart[rule] as number;
+          if (!anyHit(hits, word, mask, wordStart[a] as number, wordStart[a + 1] as number)) continue;
+        } else if (field === MULTI && !this.gateOpen(rule)) {
+          continue;
+        }
         if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
       }
     }
     // Not keeping the event alive until the next one arrives.
     this.doc = NO_DOCUMENT;
+    this.dotted.reset();
     if (fired === undefined) return NO_MATCH as RuleMeta[];
     // Groups visit rules out of load order; report in load order.
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
@@ -113,7 +123,7 @@ export class RuleEngine implements CompiledRuleSet {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
     const rt = this.runtimes[f] as FieldRuntime;
-    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segs.length));
+    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segs.length, this.dotted));
     this.values[f] = value;
     return value;
   }
@@ -125,7 +135,8 @@ export class RuleEngine implements CompiledRuleSet {
     if (this.scanGeneration[f] === this.generation) return hits;
     this.scanGeneration[f] = this.generation;
     const value = this.load(f);
-    hits.fill(0);
+    // A loop: hits are a few words, where TypedArray#fill's call costs more than the clearing.
+    for (let w = 0; w < hits.length; w++) hits[w] = 0;
     const set = rt.set;
     if (set === undefined || value === undefined) return hits;
     if (Array.isArray(value)) {
@@ -259,28 +270,61 @@ function lookupNested(doc: object, segs: readonly string[]): unknown {
   return v === null ? undefined : v;
 }
 
+/**
+ * Which objects of the current event have dotted keys (`{"process.args": ...}`): only those need the search over
+ * every way of splitting a path, so a field missing from an all-nested event costs one probe per level, not all.
+ */
+class DottedKeys {
+  private readonly objects: (object | undefined)[] = [];
+  private readonly flags: boolean[] = [];
+  private used = 0;
+
+  has(o: object): boolean {
+    for (let i = 0; i < this.used; i++) if (this.objects[i] === o) return this.flags[i] as boolean;
+    let dotted = false;
+    for (const k in o) {
+      if (k.includes('.')) {
+        dotted = true;
+        break;
+      }
+    }
+    if (this.used < 64) {
+      this.objects[this.used] = o;
+      this.flags[this.used++] = dotted;
+    }
+    return dotted;
+  }
+
+  /** Forgets the event's objects (and drops the references to them). */
+  reset(): void {
+    for (let i = 0; i < this.used; i++) this.objects[i] = undefined;
+    this.used = 0;
+  }
+}
+
 /** Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first). */
-function lookup(obj: unknown, keys: string[][], from: number, n: number): unknown {
+function lookup(obj: unknown, keys: string[][], from: number, n: number, dotted: DottedKeys): unknown {
   if (from === n) return obj;
   // As Elasticsearch indexes it, a path through an array of objects collects every object's values.
-  if (Array.isArray(obj)) return collect(obj, keys, from, n);
+  if (Array.isArray(obj)) return collect(obj, keys, from, n, dotted);
   if (typeof obj !== 'object' || obj === null) return undefined;
   const row = keys[from] as string[];
-  for (let to = from + 1; to <= n; to++) {
+  const last = dotted.has(obj) ? n : from + 1;
+  for (let to = from + 1; to <= last; to++) {
     const v = (obj as Record<string, unknown>)[row[to] as string];
     if (v !== undefined && v !== null) {
-      const r = lookup(v, keys, to, n);
+      const r = lookup(v, keys, to, n, dotted);
       if (r !== undefined) return r;
     }
   }
   return undefined;
 }
 
-function collect(objects: readonly unknown[], keys: string[][], from: number, n: number): unknown[] | undefined {
+function collect(objects: readonly unknown[], keys: string[][], from: number, n: number, dotted: DottedKeys): unknown[] | undefined {
   let out: unknown[] | undefined;
   for (const o of objects) {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
-    const v = lookup(o, keys, from, n);
+    const v = lookup(o, keys, from, n, dotted);
     if (v === undefined) continue;
     out ??= [];
     if (Array.isArray(v)) for (const x of v) out.push(x);
