@@ -135,6 +135,18 @@ describe('native addon core', function () {
     assert.ok(threads < 40, `threads left running: ${threads}`);
   });
 
+  it('stops while the producer waits on a full queue and JavaScript has consumed nothing', () => {
+    for (const delivery of ['batch', 'per-event'] as const) {
+      const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 1e9, queueRecords: 16, maxInFlight: 1, delivery }, () => undefined);
+      const until = Date.now() + 150; // the event loop is blocked: nothing is consumed
+      while (Date.now() < until) {
+        /* the queue fills and the producer blocks */
+      }
+      source.stop(); // must not deadlock on the producer, the flusher or the JS thread
+      assert.equal(source.stats().running, false);
+    }
+  });
+
   it('lets the process exit while capture runs, by process.exit and by an empty event loop', () => {
     const addonUser = path.join(REPO_ROOT, 'dist', 'src', 'sources', 'native.js');
     for (const ending of ['process.exit(3)', 'undefined']) {

@@ -30,13 +30,15 @@ void CaptureSession::start() {
 void CaptureSession::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  backend_->stop();  // no push() after this returns
+  // Close first: a producer blocked on a full queue (block_when_full) must wake up before
+  // its thread can be joined; what it pushes from now on is refused and counted as dropped.
   queue_.close();
   {
     std::lock_guard<std::mutex> lock(flight_mu_);
     stopping_ = true;
   }
   flight_cv_.notify_all();
+  backend_->stop();  // no push() after this returns
   flusher_.join();
 }
 
