@@ -48,7 +48,7 @@ describe('detection: corpus report', () => {
     for (const v of byName(STOCK_SET).thefts) if (v.fired) assert.ok(caughtByPack.has(v.case.id), v.case.id);
   });
 
-  it('keysentry replay --pack raises the same alerts from a recording of the corpus', async function () {
+  it('keysentry replay (pack on by default) raises the same alerts from a recording of the corpus', async function () {
     this.timeout(120_000);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-corpus-replay-'));
     try {
@@ -68,7 +68,7 @@ describe('detection: corpus report', () => {
         for (const fired of v.firedByExec) expected.push(...fired);
       }
       await writer.close();
-      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', '--pack', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
       assert.equal(run.status, 0, run.stderr);
       const got = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name);
       assert.deepEqual(got.sort(), expected.sort());
@@ -78,7 +78,7 @@ describe('detection: corpus report', () => {
     }
   });
 
-  it('keysentry replay --pack on an ECS NDJSON export of the corpus: the same alerts, and planted keysentry fields are replaced', function () {
+  it('keysentry replay (pack on by default) on an ECS NDJSON export of the corpus: the same alerts, and planted keysentry fields are replaced', function () {
     this.timeout(120_000);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-corpus-ecs-'));
     try {
@@ -94,7 +94,7 @@ describe('detection: corpus report', () => {
       lines.push(JSON.stringify({ ...planted, keysentry: { keychain_paths: ['/Users/alice/Library/Keychains/login.keychain-db'] } }));
       const file = path.join(dir, 'corpus.ecs.ndjson');
       fs.writeFileSync(file, lines.join('\n') + '\n');
-      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', '--format', 'ecs', '--pack', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'replay', '--format', 'ecs', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
       assert.equal(run.status, 0, run.stderr);
       const got = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name);
       assert.deepEqual(got.sort(), expected.sort());

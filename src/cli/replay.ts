@@ -1,5 +1,5 @@
 /**
- * `keysentry replay <file|-> [--format auto|eslogger|ecs|keysentry] [--rules PATH ...] [--pack] [--events]`
+ * `keysentry replay <file|-> [--format auto|eslogger|ecs|keysentry] [--rules PATH ...] [--no-pack] [--events]`
  *
  * Streams a recorded capture through the same pipeline as the live agent and prints one ECS
  * alert per line on stdout; a summary (events, alerts, rejected lines with where and why)
@@ -18,13 +18,13 @@ import { REPLAY_FORMATS, ReplayInputError, ReplaySource, type ReplayFormatOption
 import { CliError } from './errors';
 import { runPipeline, type PipelineStats } from './pipeline';
 
-const USAGE = `usage: keysentry replay <file|-> [--format ${REPLAY_FORMATS.join('|')}] [--rules PATH ...] [--pack] [--events]`;
+const USAGE = `usage: keysentry replay <file|-> [--format ${REPLAY_FORMATS.join('|')}] [--rules PATH ...] [--no-pack] [--events]`;
 
 interface ReplayArgs {
   input: string;
   format: ReplayFormatOption;
   rules: string[];
-  /** Without --rules: also load the keysentry keychain pack (rules/keysentry-keychain) beside the stock rule. */
+  /** Without --rules: the keysentry keychain pack (rules/keysentry-keychain) runs beside the stock rule unless --no-pack. */
   pack: boolean;
   events: boolean;
 }
@@ -34,7 +34,7 @@ function parseArgs(argv: string[]): ReplayArgs {
   let format: ReplayFormatOption = 'auto';
   const rules: string[] = [];
   let events = false;
-  let pack = false;
+  let pack = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -51,8 +51,8 @@ function parseArgs(argv: string[]): ReplayArgs {
       rules.push(value());
     } else if (flag === '--events') {
       events = true;
-    } else if (flag === '--pack') {
-      pack = true;
+    } else if (flag === '--no-pack') {
+      pack = false;
     } else if (flag === '--help' || flag === '-h') {
       throw new CliError(USAGE, 0);
     } else if (arg.startsWith('-') && arg !== '-') {
