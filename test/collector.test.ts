@@ -165,6 +165,29 @@ describe('collector under abuse (real collector process)', function () {
 describe('collector configuration and TLS', function () {
   this.timeout(60_000);
 
+  it('takes a rotated token file on SIGHUP for new connections, and keeps the old tokens when the new file is bad', async () => {
+    const dir = tempDir('rotate');
+    const port = await freePort();
+    const file = writeTokenFile(dir, ['old-token-0123456789 fleet']);
+    const collector = await startCollectorProcess({ port, db: path.join(dir, 'c.db'), tokens: file });
+    try {
+      const status = (token: string) => upgradeStatus(port, { Authorization: `Bearer ${token}` });
+      assert.equal(await status('old-token-0123456789'), 101);
+      fs.writeFileSync(file, 'new-token-0123456789 fleet\n');
+      collector.proc.kill('SIGHUP');
+      for (let waited = 0; (await status('new-token-0123456789')) !== 101 && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await status('new-token-0123456789'), 101);
+      assert.equal(await status('old-token-0123456789'), 401);
+      fs.writeFileSync(file, 'short\n');
+      collector.proc.kill('SIGHUP');
+      for (let waited = 0; !collector.stderr.includes('not reloaded') && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      assert.match(collector.stderr, /token file not reloaded, keeping the previous tokens: .*token is shorter/);
+      assert.equal(await status('new-token-0123456789'), 101);
+    } finally {
+      await collector.kill();
+    }
+  });
+
   it('refuses a token file others can read, a short token, and no --tokens, naming the file and line', () => {
     const dir = tempDir('tokens');
     const open = path.join(dir, 'open');

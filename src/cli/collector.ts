@@ -1,6 +1,7 @@
 /**
  * `keysentry collector [--listen HOST:PORT] [--db PATH] [--tokens FILE] [--tls-cert F --tls-key F] [--tls-ca F]`:
- * runs the collector until SIGINT/SIGTERM. Prints "listening on <url>" once it accepts agents.
+ * runs the collector until SIGINT/SIGTERM; SIGHUP re-reads the token file. Prints "listening on <url>"
+ * once it accepts agents.
  */
 import * as fs from 'node:fs';
 import { startCollector, type CollectorTls } from '../collector/server';
@@ -73,10 +74,23 @@ export async function run(argv: string[]): Promise<number> {
     log('warn', 'serving ws:// without TLS on a non-loopback address: tokens and alerts cross the network in clear text');
   }
   process.stdout.write(`keysentry collector listening on ${collector.url} (db ${values.db}, ${tokens.size} token(s))\n`);
+  // SIGHUP re-reads the token file (rotation without dropping the fleet); a bad file keeps the old tokens.
+  const tokenFile = values.tokens;
+  const reload = (): void => {
+    try {
+      const next = TokenSet.load(tokenFile);
+      collector.setTokens(next);
+      log('info', `token file reloaded: ${next.size} token(s)`);
+    } catch (err) {
+      log('error', `token file not reloaded, keeping the previous tokens: ${(err as Error).message}`);
+    }
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.off('SIGHUP', reload);
   await collector.close();
   return 0;
 }

@@ -85,6 +85,8 @@ export interface Collector {
   readonly server: http.Server | https.Server;
   /** As CollectorContext.events. */
   readonly events: EventEmitter;
+  /** Replaces the accepted tokens for new connections (agents already connected stay). */
+  setTokens(tokens: TokenSet): void;
   stats(): CollectorStats;
   close(): Promise<void>;
 }
@@ -178,6 +180,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const requestHandlers: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean)[] = [];
   const counters: CollectorStats = { connections: 0, accepted: 0, rejected: 0, closedForCause: 0, stored: 0, duplicates: 0, gaps: 0, commits: 0 };
   const byStream = new Map<string, AgentConnection>();
+  let tokens = opts.tokens;
   const live = new Set<AgentConnection>();
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -205,7 +208,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       return;
     }
     const token = bearerToken(req.headers.authorization);
-    const tokenName = token === null ? null : opts.tokens.verify(token);
+    const tokenName = token === null ? null : tokens.verify(token);
     if (tokenName === null) {
       counters.rejected++;
       rejectUpgrade(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer realm="keysentry"\r\n');
@@ -434,6 +437,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     store,
     server,
     events,
+    setTokens: (next) => {
+      tokens = next;
+    },
     stats: () => ({ ...counters, connections: live.size }),
     close: async () => {
       clearInterval(pingTimer);
