@@ -1,5 +1,8 @@
 #include "batch.h"
 
+#include <algorithm>
+#include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 namespace keysentry {
@@ -8,6 +11,9 @@ namespace {
 // size | kind flags reserved(u16) | time seq | 4 refs | uid euid gid exit_status | cs_flags
 constexpr size_t kFixedRecordSize = 4 + 4 + 16 + 4 * 8 + 4 * 4 + 4;
 constexpr size_t kStringFields = 6;  // executable, pre_exec, parent, cwd, signing_id, team_id
+// Strings shorter than this are written out: a reference would save nothing.
+constexpr size_t kMinReferencedLength = 5;
+constexpr uint32_t kNoString = 0xffffffffu;
 }  // namespace
 
 size_t encodedSize(const ProcessRecord& r) {
@@ -24,8 +30,7 @@ void BatchWriter::reserve(size_t record_bytes) { buffer_.reserve(buffer_.size() 
 
 void BatchWriter::startHeader() {
   buffer_.clear();
-  defined_.clear();
-  defined_base_ = nullptr;
+  std::fill(std::begin(last_in_slot_), std::end(last_in_slot_), kNoString);
   count_ = 0;
   putU32(kBatchMagic);
   putU16(kBatchVersion);
@@ -33,13 +38,6 @@ void BatchWriter::startHeader() {
   putU32(0);  // record_count, patched by finish()
   putU32(0);  // byte_length, patched by finish()
 }
-
-namespace {
-// Strings shorter than this are written out: a reference would save nothing.
-constexpr size_t kMinReferencedLength = 5;
-// Bounds the writer's memory per batch; later repeats are simply written out.
-constexpr size_t kMaxDefinitions = 8192;
-}  // namespace
 
 void BatchWriter::putU16(uint16_t v) {
   const uint8_t b[2] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)};
@@ -65,34 +63,25 @@ void BatchWriter::patchU32(size_t offset, uint32_t v) {
   p[3] = static_cast<uint8_t>(v >> 24);
 }
 
-void BatchWriter::putString(const std::string& s) {
+void BatchWriter::putString(const std::string& s, size_t slot) {
   if (s.size() >= kStringReference) throw std::length_error("string too long for a batch");
   const size_t here = buffer_.size();
-  const bool referable = s.size() >= kMinReferencedLength && here < kStringReference;
+  const bool referable = s.size() >= kMinReferencedLength && here < kStringReference && slot < kSlots;
   if (referable) {
-    if (defined_base_ != buffer_.data()) rebaseDefinitions();
-    auto it = defined_.find(std::string_view(s));
-    if (it != defined_.end()) {
-      putU32(kStringReference | it->second);
-      return;
+    const uint32_t last = last_in_slot_[slot];
+    if (last != kNoString) {
+      const uint8_t* p = buffer_.data() + last;
+      const uint32_t n = static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+                         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+      if (n == s.size() && std::memcmp(p + 4, s.data(), n) == 0) {
+        putU32(kStringReference | last);
+        return;
+      }
     }
+    last_in_slot_[slot] = static_cast<uint32_t>(here);
   }
   putU32(static_cast<uint32_t>(s.size()));
   buffer_.insert(buffer_.end(), s.begin(), s.end());
-  if (referable && defined_.size() < kMaxDefinitions) {
-    if (defined_base_ != buffer_.data()) rebaseDefinitions();
-    defined_.emplace(std::string_view(reinterpret_cast<const char*>(buffer_.data()) + here + 4, s.size()),
-                     static_cast<uint32_t>(here));
-  }
-}
-
-void BatchWriter::rebaseDefinitions() {
-  std::unordered_map<std::string_view, uint32_t> moved;
-  moved.reserve(defined_.size());
-  const char* base = reinterpret_cast<const char*>(buffer_.data());
-  for (const auto& [view, offset] : defined_) moved.emplace(std::string_view(base + offset + 4, view.size()), offset);
-  defined_.swap(moved);
-  defined_base_ = buffer_.data();
 }
 
 void BatchWriter::append(const ProcessRecord& r) {
@@ -117,14 +106,14 @@ void BatchWriter::append(const ProcessRecord& r) {
   putI32(r.gid);
   putI32(r.exit_status);
   putU32(r.code_signature.flags);
-  putString(r.executable);
-  putString(r.pre_exec_executable);
-  putString(r.parent_executable);
-  putString(r.cwd);
-  putString(r.code_signature.signing_id);
-  putString(r.code_signature.team_id);
+  putString(r.executable, 0);
+  putString(r.pre_exec_executable, 1);
+  putString(r.parent_executable, 2);
+  putString(r.cwd, 3);
+  putString(r.code_signature.signing_id, 4);
+  putString(r.code_signature.team_id, 5);
   putU32(static_cast<uint32_t>(r.args.size()));
-  for (const auto& a : r.args) putString(a);
+  for (size_t i = 0; i < r.args.size(); ++i) putString(r.args[i], 6 + i);
   patchU32(start, static_cast<uint32_t>(buffer_.size() - start));
   ++count_;
 }

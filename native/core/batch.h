@@ -6,7 +6,7 @@
 //   header  u32 magic 'KSNB' | u16 version | u16 header_size | u32 record_count | u32 byte_length
 //   record  u32 record_size (bytes, including this field) | fixed part | strings | argv
 //   string  u32 n | n bytes of UTF-8, or, with bit 31 of n set, a reference: the low 31
-//           bits are the batch offset of an earlier string with the same bytes
+//           bits are the batch offset of an earlier string (its length) with the same bytes
 // A decoder skips to the next record by record_size, so a later version may append fields
 // to a record without breaking older decoders; a change to existing fields bumps version.
 // References point at bytes, not at string numbers, so skipping a record loses nothing.
@@ -17,8 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "record.h"
@@ -53,17 +51,18 @@ class BatchWriter {
   void putU32(uint32_t v);
   void putU64(uint64_t v);
   void putI32(int32_t v) { putU32(static_cast<uint32_t>(v)); }
-  void putString(const std::string& s);
   void patchU32(size_t offset, uint32_t v);
   void startHeader();
 
   std::vector<uint8_t> buffer_;
   uint32_t count_ = 0;
-  // Strings written so far, as views of their bytes in buffer_ -> offset of their length.
-  // The views move with buffer_: rebuilt after it reallocates (rare once reserve()d).
-  std::unordered_map<std::string_view, uint32_t> defined_;
-  const uint8_t* defined_base_ = nullptr;
-  void rebaseDefinitions();
+  // Per string slot (record field, or argv position), the offset of the last string
+  // written there: a string equal to it becomes a reference. Repeats in exec streams are
+  // slot-wise (same executable, cwd, parent, argv[0] as a recent record), and a compare
+  // against one candidate costs less than hashing every string.
+  static constexpr size_t kSlots = 6 + 10;
+  uint32_t last_in_slot_[kSlots];
+  void putString(const std::string& s, size_t slot);
 };
 
 // Bytes one record occupies in a batch: lets the queue bound memory by what it will send.
