@@ -4,18 +4,20 @@
  * once it accepts agents.
  */
 import * as fs from 'node:fs';
+import { consolePlugin, consoleUrl } from '../collector/console';
 import { startCollector, type CollectorTls } from '../collector/server';
 import { TokenFileError, TokenSet } from '../collector/tokens';
 import { CliError } from './errors';
 import { parseCommandOptions } from './options';
 
 const USAGE =
-  'usage: keysentry collector [--listen HOST:PORT] [--db PATH] --tokens FILE [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]\n' +
+  'usage: keysentry collector [--listen HOST:PORT] [--db PATH] --tokens FILE [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] [--no-console]\n' +
   '  --listen   address to accept agents on (default 127.0.0.1:8443; port 0 picks a free one)\n' +
   '  --db       SQLite database (default ./keysentry-collector.db)\n' +
   '  --tokens   agent token file: one token per line, optional name after it, mode 0600\n' +
   '  --tls-cert/--tls-key  serve wss:// with this certificate and key (PEM)\n' +
-  '  --tls-ca   require agents to present a client certificate signed by this CA (PEM)';
+  '  --tls-ca   require agents to present a client certificate signed by this CA (PEM)\n' +
+  '  --no-console  do not serve the web console on /console (it logs in with a token from --tokens, or a client certificate)';
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      'no-console': { type: 'boolean', default: false },
     },
     USAGE,
   );
@@ -66,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   let collector;
   try {
-    collector = await startCollector({ host, port, db: values.db, tokens, tls, log });
+    collector = await startCollector({ host, port, db: values.db, tokens, tls, log, plugins: values['no-console'] ? [] : [consolePlugin()] });
   } catch (err) {
     throw new CliError(`cannot start: ${(err as Error).message}`, 1);
   }
@@ -74,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     log('warn', 'serving ws:// without TLS on a non-loopback address: tokens and alerts cross the network in clear text');
   }
   process.stdout.write(`keysentry collector listening on ${collector.url} (db ${values.db}, ${tokens.size} token(s))\n`);
+  if (!values['no-console']) process.stdout.write(`keysentry console on ${consoleUrl(collector.url)}\n`);
   // SIGHUP re-reads the token file (rotation without dropping the fleet); a bad file keeps the old tokens.
   const tokenFile = values.tokens;
   const reload = (): void => {

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { localAgentInfo } from '../alerts/agent';
 import type { AlertSink } from '../alerts/types';
+import { consolePlugin, consoleUrl } from '../collector/console';
 import { startCollector, type Collector } from '../collector/server';
 import { generateToken, TokenSet } from '../collector/tokens';
 import type { HealthValue } from '../delivery/protocol';
@@ -128,11 +129,12 @@ export async function run(argv: string[]): Promise<number> {
 
   let collector: Collector;
   try {
-    collector = await startCollector({ host: '127.0.0.1', port, db, tokens: TokenSet.fromTokens([{ token, name: 'embedded' }]), log });
+    collector = await startCollector({ host: '127.0.0.1', port, db, tokens: TokenSet.fromTokens([{ token, name: 'embedded' }]), log, plugins: [consolePlugin()] });
   } catch (err) {
     throw new CliError(`cannot start the embedded collector on 127.0.0.1:${port}: ${(err as Error).message}`, 1);
   }
   say(`collector listening on ${collector.url}, storing into ${db}`);
+  say(`console on ${consoleUrl(collector.url)} (log in with the token in ${path.join(stateDir, 'collector.token')})`);
   const agent = localAgentInfo();
   let live: RunningAgent | { unavailable: string } | null = null;
   const reporter = await Reporter.start({

@@ -38,6 +38,8 @@ export interface CollectorContext {
   store: Store;
   /** Emits 'stored' ({ agentId, stream, first, alerts, stored }) after each commit of new alerts. */
   events: EventEmitter;
+  /** The tokens the collector accepts now (the token file may be re-read while it runs). */
+  tokens(): TokenSet;
   /** Serve a non-agent HTTP request; return true when handled. Handlers run in order. */
   addRequestHandler(handler: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): void;
 }
@@ -416,7 +418,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   }, opts.pingIntervalMs ?? 30_000);
   pingTimer.unref();
 
-  const ctx: CollectorContext = { server, store, events, addRequestHandler: (h) => requestHandlers.push(h) };
+  const ctx: CollectorContext = { server, store, events, tokens: () => tokens, addRequestHandler: (h) => requestHandlers.push(h) };
   for (const plugin of opts.plugins ?? []) await plugin(ctx);
 
   await new Promise<void>((resolve, reject) => {

@@ -43,7 +43,7 @@ export class ConsoleAuth {
   private readonly attempts = new Map<string, { windowStart: number; count: number }>();
 
   constructor(
-    private readonly tokens: TokenSet,
+    private readonly tokens: () => TokenSet,
     private readonly opts: SessionOptions,
   ) {}
 
@@ -81,7 +81,7 @@ export class ConsoleAuth {
 
   /** A new session cookie value for a valid token, or null. */
   login(token: string): string | null {
-    const who = this.tokens.verify(token);
+    const who = this.tokens().verify(token);
     if (who === null) return null;
     this.pruneSessions();
     const value = randomBytes(32).toString('base64url');

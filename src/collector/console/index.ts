@@ -19,8 +19,8 @@ import { ConsoleAuth } from './auth';
 import { ConsoleQueries, MAX_LIST, type ConsoleFilter } from './queries';
 
 export interface ConsoleOptions {
-  /** Who may log in: the collector's token set (or a separate one for people). */
-  tokens: TokenSet;
+  /** Who may log in; default: whoever holds a token the collector accepts from agents (re-read with it). */
+  tokens?: TokenSet;
   sessionTtlMs?: number;
   /** An agent without a heartbeat for this long is shown as silent. */
   silentAfterMs?: number;
@@ -121,9 +121,18 @@ function readForm(req: http.IncomingMessage): Promise<URLSearchParams | null> {
   });
 }
 
-export function consolePlugin(options: ConsoleOptions): CollectorPlugin {
+/** The console's address on a collector whose agent URL is `agentUrl` (ws[s]://host:port). */
+export function consoleUrl(agentUrl: string): string {
+  const url = new URL(agentUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = `${PREFIX}/`;
+  return url.toString();
+}
+
+export function consolePlugin(options: ConsoleOptions = {}): CollectorPlugin {
   return (ctx: CollectorContext) => {
-    const auth = new ConsoleAuth(options.tokens, { ttlMs: options.sessionTtlMs ?? 12 * 3_600_000, loginsPerMinute: options.loginsPerMinute ?? 20 });
+    const fixed = options.tokens;
+    const auth = new ConsoleAuth(fixed === undefined ? ctx.tokens : () => fixed, { ttlMs: options.sessionTtlMs ?? 12 * 3_600_000, loginsPerMinute: options.loginsPerMinute ?? 20 });
     const queries = new ConsoleQueries(ctx.store.db, options.silentAfterMs ?? 5 * 60_000);
     const live = new Set<http.ServerResponse>();
     const maxLive = options.maxLiveClients ?? 100;

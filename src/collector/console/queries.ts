@@ -3,16 +3,10 @@
  * every result is capped, so a large fleet database never turns into a large response.
  */
 import type Database from 'better-sqlite3';
+import { alertWhere, type AlertFilter } from '../store';
 
-export interface ConsoleFilter {
-  host?: string;
-  /** A rule id or name. */
-  rule?: string;
-  severity?: string;
-  /** ISO times, inclusive. */
-  since?: string;
-  until?: string;
-}
+/** The console filters alerts exactly as `keysentry alerts` does. */
+export type ConsoleFilter = Omit<AlertFilter, 'agentId'>;
 
 export interface AlertRow {
   id: number;
@@ -59,31 +53,6 @@ export const MAX_LIST = 500;
 const MAX_TIMELINE_HOURS = 24 * 14;
 const MAX_FACET_VALUES = 200;
 
-function whereClause(filter: ConsoleFilter, extra: string[] = [], params: (string | number)[] = []): { sql: string; params: (string | number)[] } {
-  const where = [...extra];
-  if (filter.host !== undefined) {
-    where.push('host = ?');
-    params.push(filter.host);
-  }
-  if (filter.rule !== undefined) {
-    where.push('(rule_name = ? OR rule_id = ?)');
-    params.push(filter.rule, filter.rule);
-  }
-  if (filter.severity !== undefined) {
-    where.push('severity = ?');
-    params.push(filter.severity);
-  }
-  if (filter.since !== undefined) {
-    where.push('time >= ?');
-    params.push(filter.since);
-  }
-  if (filter.until !== undefined) {
-    where.push('time <= ?');
-    params.push(filter.until);
-  }
-  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
-}
-
 // Alert documents are nested ECS, or dotted keys when an agent forwarded an export as is.
 const PROCESS_SUMMARY = `COALESCE(json_extract(doc, '$.process.command_line'), json_extract(doc, '$."process.command_line"'),
   json_extract(doc, '$.process.executable'), json_extract(doc, '$."process.executable"'))`;
@@ -98,7 +67,7 @@ export class ConsoleQueries {
 
   /** Newest first; with `afterId`, only alerts stored after that one (the live update). */
   alerts(filter: ConsoleFilter, afterId: number | undefined, limit: number): AlertRow[] {
-    const { sql, params } = whereClause(filter, afterId === undefined ? [] : ['id > ?'], afterId === undefined ? [] : [afterId]);
+    const { sql, params } = alertWhere(filter, afterId === undefined ? [] : ['id > ?'], afterId === undefined ? [] : [afterId]);
     return this.db
       .prepare<(string | number)[], AlertRow>(`SELECT ${ROW_COLUMNS} FROM alerts ${sql} ORDER BY id DESC LIMIT ?`)
       .all(...params, Math.min(Math.max(1, limit), MAX_LIST));
@@ -121,7 +90,7 @@ export class ConsoleQueries {
     const buckets: string[] = [];
     for (let i = span - 1; i >= 0; i--) buckets.push(new Date(end.getTime() - i * 3_600_000).toISOString().slice(0, 13));
     const since = `${buckets[0] as string}:00:00`;
-    const { sql, params } = whereClause({ ...filter, since: filter.since !== undefined && filter.since > since ? filter.since : since });
+    const { sql, params } = alertWhere({ ...filter, since: filter.since !== undefined && filter.since > since ? filter.since : since });
     const rows = this.db
       .prepare<(string | number)[], { hour: string; rule: string; n: number }>(
         `SELECT substr(time, 1, 13) AS hour, COALESCE(rule_name, rule_id, '(unnamed rule)') AS rule, COUNT(*) AS n FROM alerts ${sql} GROUP BY hour, rule`,
