@@ -201,7 +201,7 @@ export async function run(): Promise<BenchResult[]> {
 
   const fields = (set: CompiledRuleSet): string[] => describeFields(set).map((f) => f.path);
 
-  const def = loadDefaultRuleSet();
+  const def = loadDefaultRuleSet({ withPack: false });
   const defEngine = engineRate(def, events);
   const defNaive = naiveRate(def, events);
   const defFloor = floorRate(fields(def), events);

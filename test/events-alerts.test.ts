@@ -85,7 +85,7 @@ describe('alerts: ECS alert documents', () => {
 
 describe('pipeline: order, live rule sets, enrichment, skips and failures', () => {
   it('runs table -> ECS -> enrich -> rules -> alert -> sinks in source order, reading the rule getter per event', async () => {
-    const real = loadDefaultRuleSet();
+    const real = loadDefaultRuleSet({ withPack: false });
     let calls = 0;
     const enriched: number[] = [];
     const alerts: AlertDocument[] = [];
@@ -108,7 +108,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
   });
 
   it('a throwing enrichment or rule fails that event only; skipped records still feed the table', async () => {
-    const real = loadDefaultRuleSet();
+    const real = loadDefaultRuleSet({ withPack: false });
     const flaky: CompiledRuleSet = {
       rules: real.rules,
       unsupported: real.unsupported,
@@ -147,7 +147,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
     const kept: number[] = [];
     const rejections: string[] = [];
     const stats = await runScenario({
-      rules: loadDefaultRuleSet(),
+      rules: loadDefaultRuleSet({ withPack: false }),
       sinks: [
         {
           write: (a) => {
@@ -174,7 +174,7 @@ describe('pipeline: order, live rule sets, enrichment, skips and failures', () =
       table: new ProcessTable({ hostId: 'h' }),
       host: { osType: 'macos' },
       agent,
-      rules: loadDefaultRuleSet(),
+      rules: loadDefaultRuleSet({ withPack: false }),
       sinks: [{ write: (a) => void alerts.push((a.process as { pid: number }).pid) }],
     });
     while (alerts.length < 3) await new Promise((r) => setTimeout(r, 10));

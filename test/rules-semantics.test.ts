@@ -17,7 +17,7 @@ const proc = (p: Record<string, unknown>, extra: Record<string, unknown> = {}): 
 
 describe('rules: EQL semantics', () => {
   describe('the default rule (Access to Keychain Credentials Directories)', () => {
-    const set = loadDefaultRuleSet();
+    const set = loadDefaultRuleSet({ withPack: false });
     const alerts = (doc: object): boolean => set.evaluate(doc).length > 0;
 
     it('loads from rules/default with its Elastic metadata unchanged', () => {

@@ -135,13 +135,14 @@ export function describeFields(set: CompiledRuleSet): FieldSummary[] {
   return set.fields.map((f, i) => ({ path: f.path, kind: f.kind, patterns: f.patterns.length, strategies: set.patternSets[i]?.strategies() ?? [] }));
 }
 
-/** rules/keysentry-keychain/: keysentry's opt-out keychain pack (engineer H, docs/detection.md). */
+/** rules/keysentry-keychain/: keysentry's opt-out keychain pack (docs/detection.md). */
 export const PACK_RULES_DIR: string = path.join(path.dirname(DEFAULT_RULES_DIR), 'keysentry-keychain');
 
 /**
- * Elastic's "Access to Keychain Credentials Directories", as bundled in rules/default/; with
- * `withPack`, plus the keysentry keychain pack (what the agent's default config loads too).
+ * What keysentry runs when no rules are named: Elastic's "Access to Keychain Credentials
+ * Directories" as bundled in rules/default/, and the keysentry keychain pack beside it
+ * unless `withPack: false` (the pack is opt-out; the agent's default config lists both too).
  */
 export function loadDefaultRuleSet(options: { withPack?: boolean } = {}): CompiledRuleSet {
-  return loadRuleSet(options.withPack === true ? [DEFAULT_RULES_DIR, PACK_RULES_DIR] : [DEFAULT_RULES_DIR]);
+  return loadRuleSet(options.withPack === false ? [DEFAULT_RULES_DIR] : [DEFAULT_RULES_DIR, PACK_RULES_DIR]);
 }
