@@ -16,6 +16,8 @@ import { openLiveSource, type LiveSourceChoice } from '../sources/live';
 import { NativeEventSource, type NativeCounters } from '../sources/native';
 import { WithoutOwnActivity } from '../sources/own-activity';
 import type { EventSource } from '../sources/types';
+import type { HealthValue } from '../delivery/protocol';
+import { RateMeter } from '../status';
 import { runPipeline, type PipelineStats, type Rejection } from './pipeline';
 
 export type AgentLogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -196,4 +198,29 @@ export async function runAgent(options: AgentOptions): Promise<PipelineStats> {
     process.off('SIGINT', stop);
     process.off('SIGHUP', reload);
   }
+}
+
+/**
+ * The agent's heartbeat for the collector (docs/delivery.md, shown by the console's fleet
+ * view): its counters, and events per second over the last heartbeats. `agent` is read at
+ * each beat because the reporter starts before the agent does.
+ */
+export function agentHeartbeat(agent: () => RunningAgent | null): () => Record<string, HealthValue> {
+  const meter = new RateMeter(60_000);
+  return (): Record<string, HealthValue> => {
+    const running = agent();
+    if (running === null) return {};
+    const s = running.snapshot();
+    meter.sample(s.events);
+    return {
+      source: s.source,
+      rules_loaded: s.rulesLoaded,
+      events_seen: s.events,
+      events_per_second: Math.round(meter.perSecond() * 10) / 10,
+      events_lost: s.lost,
+      events_rejected: s.rejected,
+      alerts: s.alerts,
+      last_alert: s.lastAlert,
+    };
+  };
 }

@@ -17,7 +17,7 @@ import { Reporter, type ReporterTls } from '../delivery/reporter';
 import { createLogger, type AgentLogger } from '../logging';
 import { BackendError } from '../sources/native';
 import { RateMeter, startStatusServer, type StatusServer } from '../status';
-import { startAgent, type AgentLog, type RunningAgent } from './agent';
+import { agentHeartbeat, startAgent, type AgentLog, type RunningAgent } from './agent';
 import { CliError } from './errors';
 
 const USAGE = `usage: keysentry run [--config FILE] [--source ${SOURCE_CHOICES.join('|')}] [--rules PATH ...]`;
@@ -93,7 +93,7 @@ function reporterTls(config: AgentConfig): ReporterTls {
   return tls;
 }
 
-async function openExtras(config: AgentConfig): Promise<Extras> {
+async function openExtras(config: AgentConfig, agent: () => RunningAgent | null): Promise<Extras> {
   if (config.configFile === null) return { sinks: [], log: stderrLog('run') };
   const logger = createLogger(config);
   const extras: Extras = { sinks: [logger.alerts], log: winstonLog(logger), logger };
@@ -107,6 +107,7 @@ async function openExtras(config: AgentConfig): Promise<Extras> {
       stateDir: config.state.directory,
       spool: { maxBytes: config.state.spoolMaxBytes },
       tls: reporterTls(config),
+      health: agentHeartbeat(agent),
       log: (level, message) => logger.log.log(level, message),
     });
     extras.sinks.push(extras.reporter);
@@ -151,14 +152,15 @@ async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Ext
 export async function run(argv: string[]): Promise<number> {
   const args = parseRunArgs(argv);
   const config = loadConfig(args.config);
-  const extras = await openExtras(config).catch((err: unknown) => {
+  let agent: RunningAgent | null = null;
+  const extras = await openExtras(config, () => agent).catch((err: unknown) => {
     // An empty token file or a log directory that cannot be written: the admin's to fix.
     throw err instanceof ConfigError ? new CliError(err.message) : err;
   });
   const stdout = new JsonLinesSink(process.stdout);
-  let agent: RunningAgent;
+  let running: RunningAgent;
   try {
-    agent = startAgent({
+    running = agent = startAgent({
       source: args.source ?? config.source,
       rulePaths: args.rules.length > 0 ? args.rules : config.rules.paths,
       sinks: [stdout, ...extras.sinks],
@@ -171,16 +173,16 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof Error && !(err instanceof CliError)) throw new CliError(`cannot load rules: ${err.message}`, 1);
     throw err;
   }
-  const status = await serveStatus(config, agent, extras);
-  const stop = (): void => void agent.stop();
-  const reload = (): void => void agent.reloadRules();
+  const status = await serveStatus(config, running, extras);
+  const stop = (): void => void running.stop();
+  const reload = (): void => void running.reloadRules();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', reload);
   // Says the agent is watching: tests and supervisors wait for this line.
-  extras.log('info', `ready (pid ${process.pid}, source ${agent.sourceName})`);
+  extras.log('info', `ready (pid ${process.pid}, source ${running.sourceName})`);
   try {
-    const stats = await agent.done;
+    const stats = await running.done;
     extras.log('info', `stopped: ${stats.events} events, ${stats.alerts} alerts, ${stats.rejected} rejected, ${stats.lost} lost`);
   } finally {
     process.off('SIGTERM', stop);

@@ -18,7 +18,6 @@ import type { AlertSink } from '../alerts/types';
 import { consolePlugin, consoleUrl } from '../collector/console';
 import { startCollector, type Collector } from '../collector/server';
 import { generateToken, TokenSet } from '../collector/tokens';
-import type { HealthValue } from '../delivery/protocol';
 import { Reporter } from '../delivery/reporter';
 import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
@@ -26,7 +25,7 @@ import { enrichEvent } from '../process/normalize';
 import { loadDefaultRuleSet } from '../rules';
 import { BackendError } from '../sources/native';
 import { ReplaySource } from '../sources/replay';
-import { startAgent, type AgentLog, type RunningAgent } from './agent';
+import { agentHeartbeat, startAgent, type AgentLog, type RunningAgent } from './agent';
 import { formatAlertTable } from './alerts';
 import { CliError } from './errors';
 import { parseCommandOptions } from './options';
@@ -143,11 +142,7 @@ export async function run(argv: string[]): Promise<number> {
     agent,
     stateDir: path.join(stateDir, 'agent'),
     log,
-    health: (): Record<string, HealthValue> => {
-      if (live === null || !('snapshot' in live)) return {};
-      const s = live.snapshot();
-      return { source: s.source, events_seen: s.events, events_lost: s.lost, events_rejected: s.rejected, alerts: s.alerts };
-    },
+    health: agentHeartbeat(() => (live !== null && 'snapshot' in live ? live : null)),
   });
   const storedBefore = collector.store.alerts({ agentId: agent.id }).length;
   try {
