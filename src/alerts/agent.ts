@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PACKAGE_ROOT } from '../model/package';
 import type { HostInfo } from '../process/ecs';
 import type { AgentInfo } from './types';
 
@@ -16,8 +17,7 @@ function readTrimmed(file: string): string | undefined {
 }
 
 function packageVersion(): string {
-  // dist/src/alerts/agent.js -> the package root three levels up.
-  const text = readTrimmed(path.resolve(__dirname, '..', '..', '..', 'package.json'));
+  const text = readTrimmed(path.join(PACKAGE_ROOT, 'package.json'));
   const version = text === undefined ? undefined : (JSON.parse(text) as { version?: unknown }).version;
   return typeof version === 'string' ? version : '0.0.0';
 }

@@ -21,6 +21,7 @@ import { generateToken, TokenSet } from '../collector/tokens';
 import { Reporter } from '../delivery/reporter';
 import { hostKey } from '../process/ecs';
 import { ProcessTable } from '../process/table';
+import { PACKAGE_ROOT } from '../model/package';
 import { enrichEvent } from '../process/normalize';
 import { loadDefaultRuleSet } from '../rules';
 import { BackendError } from '../sources/native';
@@ -37,7 +38,6 @@ const USAGE =
   '  --port    loopback port for the embedded collector (default 0: any free port)\n' +
   '  --replay  replay this capture instead of watching live (without it, the shipped sample is replayed when the live source is unavailable)';
 
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEFAULT_SAMPLE = path.join(PACKAGE_ROOT, 'samples', 'keychain-theft.eslogger.jsonl');
 const DRAIN_TIMEOUT_MS = 10_000;
 

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
+import { PACKAGE_ROOT } from '../model/package';
 import type { AgentConfig } from './types';
 
-/** The installed package (or checkout) root: dist/src/config/ is three levels below it. */
-export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** Where the agent looks for config.toml / config.json when --config is not given. */
 export function defaultConfigDir(platform: NodeJS.Platform = process.platform): string {

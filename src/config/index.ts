@@ -7,7 +7,7 @@
  */
 export * from './types';
 export { ConfigError, loadAgentConfig, readDeliveryToken, verifyAgentFilesTrusted } from './load';
-export { defaultAgentConfig, defaultConfigDir, PACKAGE_ROOT } from './defaults';
+export { defaultAgentConfig, defaultConfigDir } from './defaults';
 export { schemaReference } from './schema';
 export { checkTrustedFile, checkTrustedTree, UntrustedFileError, type TrustOptions } from './trust';
 export { createMuteFilter } from './mute';

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PACKAGE_ROOT } from '../model/package';
 import { compileSources, type CompiledPlan } from './compile';
 import { engineFromPayload, isCompiledFile, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError } from './compiled-file';
 import { CompiledRuleSetError, RuleEngine } from './engine';
@@ -14,16 +15,8 @@ export type { CompiledRuleSet, RuleMeta, RuleError, UnsupportedRule, ThreatEntry
 export { CompiledRuleSetError } from './engine';
 export { COMPILED_FORMAT, COMPILED_VERSION } from './compiled-file';
 
-function findPackageRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'rules'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
-  }
-}
-
 /** rules/default/ of the installed package (found from src/rules or dist/src/rules alike). */
-export const DEFAULT_RULES_DIR: string = path.join(findPackageRoot(__dirname), 'rules', 'default');
+export const DEFAULT_RULES_DIR: string = path.join(PACKAGE_ROOT, 'rules', 'default');
 
 export interface LoadOptions {
   /**
