@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../model/package';
 import type { AgentConfig } from './types';
 
-
 /** Where the agent looks for config.toml / config.json when --config is not given. */
 export function defaultConfigDir(platform: NodeJS.Platform = process.platform): string {
   return platform === 'darwin' ? '/Library/Application Support/keysentry' : '/etc/keysentry';
