@@ -27,7 +27,7 @@ uint64_t clockNs(clockid_t clock) {
 
 class ConnectorBackend final : public Backend {
  public:
-  explicit ConnectorBackend(const BackendOptions& options) : self_pid_(options.self_pid) {}
+  ConnectorBackend(const BackendOptions& options, bool with_execs) : self_pid_(options.self_pid), with_execs_(with_execs) {}
   ~ConnectorBackend() override { stop(); }
 
   const char* name() const override { return "connector"; }
@@ -145,12 +145,14 @@ class ConnectorBackend final : public Backend {
         r.kind = RecordKind::Fork;
         r.subject.pid = f.child_tgid;
         r.parent.pid = f.parent_tgid;
-        r.executable = linux_proc::executable(f.child_tgid);
+        // Left empty: the child runs its parent's image. /proc would already show the image
+        // of an exec that followed the fork.
+
         break;
       }
       case proc_event::PROC_EVENT_EXEC: {
         const pid_t pid = ev.event_data.exec.process_tgid;
-        if (pid == self_pid_) return;
+        if (pid == self_pid_ || !with_execs_) return;
         r.kind = RecordKind::Exec;
         r.subject.pid = pid;
         fillExec(r, pid);
@@ -189,6 +191,7 @@ class ConnectorBackend final : public Backend {
   }
 
   const int32_t self_pid_;
+  const bool with_execs_;
   RecordSink* sink_ = nullptr;
   Fd sock_;
   CaptureThread capture_;
@@ -198,8 +201,8 @@ class ConnectorBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options) {
-  return std::make_unique<ConnectorBackend>(options);
+std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options, bool with_execs) {
+  return std::make_unique<ConnectorBackend>(options, with_execs);
 }
 
 }  // namespace keysentry

@@ -8,6 +8,7 @@
 namespace keysentry {
 
 std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options);
-std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options);
+// `with_execs` false: forks and exits only (beside audit, which reports the execs).
+std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options, bool with_execs = true);
 
 }  // namespace keysentry
