@@ -169,8 +169,7 @@ class AuditBackend final : public Backend {
   void setUp() {
     if (::geteuid() != 0) {
       throw BackendError("EPERM",
-                         "the audit backend needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ); run keysentry as root, or "
-                         "use --source connector");
+                         "the audit backend needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ); run keysentry as root");
     }
     ctl_ = Fd(openSocket(0));
     audit_status status{};
