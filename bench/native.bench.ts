@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeBatch } from '../src/sources/native-decode';
 import { NativeEventSource, startAddonSource } from '../src/sources/native';
-import { percentile, type BenchResult } from './harness';
+import { opsPerSecond, percentile, type BenchResult } from './harness';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const LATENCY_EXECS = 1000;
@@ -143,9 +143,24 @@ async function liveAgent(): Promise<BenchResult[]> {
   ];
 }
 
+/** One real batch from the synthetic producer, for timing the decoder on its own. */
+async function oneBatch(): Promise<Buffer> {
+  const keepAlive = setInterval(() => undefined, 1000);
+  const batch = await new Promise<Buffer>((resolve) => {
+    const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 1024, batchRecords: 1024, flushMicros: 500_000 }, (d) => {
+      source.stop();
+      resolve(d as Buffer);
+    });
+  });
+  clearInterval(keepAlive);
+  return batch;
+}
+
 export async function run(): Promise<BenchResult[]> {
   const perEvent = await deliveredPerSecond('per-event', 2000);
   const batched = await deliveredPerSecond('batch', 3000);
+  const batch = await oneBatch();
+  const decodeOnly = opsPerSecond(() => decodeBatch(batch).records.length, 1000);
   const results: BenchResult[] = [
     {
       name: 'native: synthetic records decoded in JS (batches)',
@@ -153,6 +168,12 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'events/s',
       baseline: { name: 'one JS call per record', value: perEvent.wall },
       target: '≥ 1,000,000 events/s',
+    },
+    {
+      name: 'native: decoder alone (one 1,024-record batch, repeatedly)',
+      value: decodeOnly,
+      unit: 'events/s',
+      baseline: { name: 'the whole path (producer, queue, encoder, decoder)', value: batched.wall },
     },
     {
       name: 'native: ... per CPU-second of the process',
