@@ -1,11 +1,13 @@
 /**
  * The kernel audit backend against the real kernel (root): it leaves the audit
- * configuration exactly as it found it across 200 start/stop cycles, and it coexists with
+ * configuration exactly as it found it across 200 start/stop cycles, repairs what a killed
+ * agent left (from the settings it saved in /run), and it coexists with
  * another audit daemon (here: a second keysentry holding the daemon channel) by reading the
  * multicast group without touching the other's rules.
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NativeEventSource, nativeDiagnostics, type AuditDiagnostics } from '../src/sources/native';
 import { REPO_ROOT } from './support/paths';
@@ -45,6 +47,26 @@ describe('audit backend and the system audit configuration (root)', function () 
       source.stop();
     }
     assert.deepEqual(configOf(audit()), before);
+  });
+
+  it('after an agent is killed (SIGKILL), the next one restores what the killed one changed', async function () {
+    const before = configOf(audit());
+    const addonUser = path.join(REPO_ROOT, 'dist', 'src', 'sources', 'native.js');
+    const victim = spawn(process.execPath, ['-e', `const { NativeEventSource } = require(${JSON.stringify(addonUser)}); new NativeEventSource({ backend: 'audit' }); console.log('up');`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => victim.stdout?.once('data', () => resolve()));
+    if (audit().pid !== victim.pid) {
+      victim.kill('SIGKILL');
+      this.skip();
+    }
+    victim.kill('SIGKILL');
+    await new Promise((r) => victim.once('exit', r));
+    assert.ok((audit().keysentryRules ?? 0) >= 1, 'the killed agent left its rules');
+    const next = new NativeEventSource({ backend: 'audit', keepAlive: false });
+    next.stop();
+    assert.deepEqual(configOf(audit()), before);
+    assert.equal(fs.existsSync('/run/keysentry-audit.saved'), false);
   });
 
   it('reads beside another audit daemon through the multicast group and leaves its rules alone', async function () {

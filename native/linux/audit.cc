@@ -9,12 +9,14 @@
 // changed, on stop.
 #include <linux/audit.h>
 #include <linux/netlink.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -28,6 +30,7 @@ namespace keysentry {
 namespace {
 
 constexpr const char* kRuleKey = "keysentry";
+constexpr const char* kSavedSettingsFile = "/run/keysentry-audit.saved";
 constexpr uint32_t kBacklogWhileRunning = 8192;
 constexpr int kReceiveBuffer = 16 << 20;
 constexpr auto kHousekeeping = std::chrono::milliseconds(100);
@@ -203,15 +206,24 @@ class AuditBackend final : public Backend {
         registered_ = true;
       }
     }
+    uint32_t original_enabled = status.enabled;
+    uint32_t original_backlog = status.backlog_limit;
     if (shared) {
       events_ = Fd(openSocket(1u << (AUDIT_NLGRP_READLOG - 1)));
     } else {
+      // An agent killed before it could restore left its changes, and the originals in
+      // the saved file: those are the system's settings.
+      loadSavedSettings(original_enabled, original_backlog);
       // As the daemon, records wait in the kernel's backlog while we read; the default (64)
       // overflows in a burst of execs.
+      if (original_backlog < kBacklogWhileRunning) restore_backlog_ = original_backlog;
+      if (original_enabled == 0) restore_enabled_ = true;
+      // Saved before anything changes, so that a crash at any point can be undone.
+      if (restore_backlog_ >= 0 || restore_enabled_) saveSettings(original_enabled, original_backlog);
       if (status.backlog_limit < kBacklogWhileRunning) {
         audit_status s{};
         s.backlog_limit = kBacklogWhileRunning;
-        if (setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s) == 0) restore_backlog_ = status.backlog_limit;
+        setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s);
       }
     }
     if (status.enabled == 0) {
@@ -233,6 +245,29 @@ class AuditBackend final : public Backend {
         throw BackendError("EAUDIT", "cannot add the execve audit rule: " + errnoText(err));
       }
     }
+  }
+
+  // The settings keysentry changes as the audit daemon, kept in /run (cleared at boot, as
+  // the kernel's audit settings are) until a clean stop has restored them.
+  static void loadSavedSettings(uint32_t& enabled, uint32_t& backlog) {
+    Fd fd(::open(kSavedSettingsFile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) return;
+    char text[128] = {};
+    const ssize_t n = ::read(fd.get(), text, sizeof text - 1);
+    unsigned e = 0, b = 0;
+    if (n > 0 && std::sscanf(text, "enabled=%u backlog_limit=%u", &e, &b) == 2 && e <= 1 && b > 0) {
+      enabled = e;
+      backlog = b;
+    }
+  }
+
+  static void saveSettings(uint32_t enabled, uint32_t backlog) {
+    const std::string tmp = std::string(kSavedSettingsFile) + ".new";
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) return;  // best effort: without it only a crash's changes would stay
+    const std::string text = "enabled=" + std::to_string(enabled) + " backlog_limit=" + std::to_string(backlog) + "\n";
+    if (::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size())) ::rename(tmp.c_str(), kSavedSettingsFile);
+    else ::unlink(tmp.c_str());
   }
 
   void undo() {
@@ -257,6 +292,7 @@ class AuditBackend final : public Backend {
       restore_enabled_ = false;
     }
     if (registered_) {
+      ::unlink(kSavedSettingsFile);
       audit_status s{};
       s.pid = 0;
       setStatus(AUDIT_STATUS_PID, s);
