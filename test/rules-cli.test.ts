@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { compileRuleFiles, loadRuleSet, CompiledRuleSetError } from '../src/rules';
 import { FIXTURES_DIR } from './support/paths';
 import { execEvent, ruleToml, tempDir } from './support/rules';
+import { EXPECTED_ALERTS, keychainScenarioLines } from './support/keychain-scenario';
 
 const MAIN = path.join(__dirname, '..', 'src', 'cli', 'main.js');
 const RULES = path.join(FIXTURES_DIR, 'detection-rules');
@@ -82,6 +83,78 @@ describe('rules: keysentry rules CLI', function () {
     const out = path.join(dir, 'out.bin');
     assert.equal(keysentry('rules', 'compile', dir, '-o', out).code, 1);
     assert.ok(!fs.existsSync(out));
+  });
+});
+
+describe('rules: keysentry rules CLI options, outputs and inputs', function () {
+  this.timeout(120_000);
+  const stealEvent = (id: string): object => ({ ...execEvent(['security', 'dump-keychain', '-d', 'login.keychain']), event: { id, category: ['process'], type: ['start'] } });
+
+  it('--help prints the subcommand usage with exit 0; an unknown flag is an error, never a rule path', () => {
+    for (const sub of ['check', 'compile', 'test']) {
+      const r = keysentry('rules', sub, '--help');
+      assert.equal(r.code, 0, `${sub}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`usage:\\n  keysentry rules ${sub} `));
+    }
+    const unknown = keysentry('rules', 'check', '-x', 'rules/default');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '-x'/);
+    assert.doesNotMatch(unknown.stdout + unknown.stderr, /cannot read/);
+    const verbose = keysentry('rules', 'check', '--verbose', 'rules/default');
+    assert.equal(verbose.code, 0, verbose.stderr);
+    assert.match(verbose.stdout, /^field +process\.args /m);
+    const missing = keysentry('rules', 'test', '/nonexistent-rules', 'ev.ndjson');
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr.trim(), 'keysentry rules: cannot read /nonexistent-rules: ENOENT');
+  });
+
+  it('compile into a missing folder: one line naming the file and why, exit 2, no stack', () => {
+    const out = path.join(tempDir(), 'missing', 'x.bin');
+    const r = keysentry('rules', 'compile', 'rules/default', '-o', out);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `keysentry rules: cannot write ${out}: ENOENT\n`);
+    assert.ok(!fs.existsSync(path.dirname(out)));
+  });
+
+  it('test into a closed pipe (| head -1) ends quietly with exit 0', () => {
+    const dir = tempDir();
+    const events = path.join(dir, 'many.ndjson');
+    fs.writeFileSync(events, Array.from({ length: 20_000 }, (_, i) => JSON.stringify(stealEvent(`e${i}`))).join('\n') + '\n');
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" rules test rules/default "${events}" | head -1; exit \${PIPESTATUS[0]}`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^.*many\.ndjson:1 event\.id=e0: Access to Keychain Credentials Directories \[96e90768-c3b7-4df6-b5d9-6237f8bc36a8\]\n$/);
+  });
+
+  it('test reads ECS through the replay reader: mistyped fields and dotted+nested duplicates are skipped with their line', () => {
+    const dir = tempDir();
+    const events = path.join(dir, 'typed.ndjson');
+    const typed = stealEvent('t1') as { process: Record<string, unknown> };
+    typed.process.pid = 'abc';
+    const twice = { ...stealEvent('t2'), 'process.args': ['ls'] };
+    fs.writeFileSync(events, `${JSON.stringify(typed)}\n${JSON.stringify(twice)}\n${JSON.stringify(stealEvent('t3'))}\n`);
+    const r = keysentry('rules', 'test', 'rules/default', events);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /typed\.ndjson:1: skipped: process\.pid: expected an integer, got string/);
+    assert.match(r.stderr, /typed\.ndjson:2: skipped: process\.args: given twice \(nested and dotted\)/);
+    assert.match(r.stdout, /typed\.ndjson:3 event\.id=t3: Access to Keychain/);
+    assert.match(r.stdout, /^1 events, 1 alerts, 2 lines skipped \(ecs\)$/m);
+  });
+
+  it('test on an eslogger capture runs the replay pipeline (process table, parents) and says which format it read', () => {
+    const dir = tempDir();
+    const events = path.join(dir, 'capture.jsonl');
+    fs.writeFileSync(events, keychainScenarioLines().join('\n') + '\n');
+    const r = keysentry('rules', 'test', 'rules/default', events);
+    assert.equal(r.code, 0, r.stderr);
+    const alerts = r.stdout.split('\n').filter((l) => l.includes('Access to Keychain'));
+    assert.equal(alerts.length, EXPECTED_ALERTS.length, r.stdout);
+    assert.match(r.stdout, new RegExp(`, ${EXPECTED_ALERTS.length} alerts, 0 lines skipped \\(eslogger\\)`));
+    const junk = path.join(dir, 'junk.txt');
+    fs.writeFileSync(junk, '{"a":1}\n'.repeat(1001));
+    const undetected = keysentry('rules', 'test', 'rules/default', junk);
+    assert.equal(undetected.code, 2);
+    assert.match(undetected.stderr, /no eslogger message, ECS document or keysentry recording header in the first 1000 lines; pass --format/);
   });
 });
 

@@ -77,8 +77,24 @@ export function writeCompiled(file: string, payload: CompiledPayload): void {
   }
   // Written beside the target and renamed, so a crash never leaves a half-written rule set where the daemon looks.
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new CompiledWriteError(file, (err as NodeJS.ErrnoException).code ?? String(err));
+  }
+}
+
+/** The compiled form could not be written (a missing folder, no permission, a full disk): the user's to fix. */
+export class CompiledWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(`cannot write ${file}: ${code}`);
+    this.name = 'CompiledWriteError';
+  }
 }
 
 function isBinaryPath(file: string): boolean {

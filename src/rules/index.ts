@@ -6,14 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../model/package';
 import { compileSources, type CompiledPlan } from './compile';
-import { engineFromPayload, isCompiledFile, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError } from './compiled-file';
+import { engineFromPayload, isCompiledFile, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError, CompiledWriteError } from './compiled-file';
 import { CompiledRuleSetError, RuleEngine } from './engine';
 import { listRuleFiles, parseRuleText, type RuleSource } from './loader';
 import type { CompiledRuleSet, RuleError } from './types';
 
 export type { CompiledRuleSet, RuleMeta, RuleError, UnsupportedRule, ThreatEntry, MitreRef } from './types';
 export { CompiledRuleSetError } from './engine';
-export { COMPILED_FORMAT, COMPILED_VERSION } from './compiled-file';
+export { COMPILED_FORMAT, COMPILED_VERSION, CompiledWriteError } from './compiled-file';
 
 /** rules/default/ of the installed package (found from src/rules or dist/src/rules alike). */
 export const DEFAULT_RULES_DIR: string = path.join(PACKAGE_ROOT, 'rules', 'default');
@@ -95,7 +95,8 @@ export function loadRuleSet(paths: readonly string[], options: LoadOptions = {})
       writeCompiled(cache, toPayload(plan, digest));
     } catch (err) {
       // The rules themselves are fine; an unwritable cache only costs the next start a compile.
-      plan.errors.push({ source: cache, message: `cannot write the compiled rule cache: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      if (!(err instanceof CompiledWriteError)) throw err;
+      plan.errors.push({ source: cache, message: `cannot write the compiled rule cache: ${err.code}` });
     }
   }
   return engineFromPlan(plan);
