@@ -158,6 +158,50 @@ describe('rules: keysentry rules CLI options, outputs and inputs', function () {
   });
 });
 
+describe('rules: rule file size cap (1 MiB) on every load path', function () {
+  this.timeout(120_000);
+
+  it('refuses a file over 1 MiB without reading it whole, loads one of exactly 1 MiB', () => {
+    const dir = tempDir();
+    const rule = ruleToml('process where process.name == "cat"');
+    const exact = path.join(dir, 'exact.toml');
+    fs.writeFileSync(exact, rule + '#'.repeat((1 << 20) - Buffer.byteLength(rule) - 1) + '\n');
+    assert.equal(fs.statSync(exact).size, 1 << 20);
+    assert.equal(loadRuleSet([exact]).rules.length, 1);
+    const big = path.join(dir, 'big.toml');
+    fs.writeFileSync(big, rule + '#'.repeat(50 << 20) + '\n');
+    const set = loadRuleSet([big]);
+    assert.equal(set.rules.length, 0);
+    assert.deepEqual(set.errors, [{ source: big, message: 'cannot read: larger than 1048576 bytes' }]);
+    const r = keysentry('rules', 'check', big);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /error +.*big\.toml: cannot read: larger than 1048576 bytes/);
+  });
+
+  it('refuses devices and FIFOs by name, at once (rules check /dev/zero returns)', () => {
+    const fifo = path.join(tempDir(), 'rules.fifo');
+    spawnSync('mkfifo', [fifo]);
+    for (const file of ['/dev/zero', fifo]) {
+      const r = keysentry('rules', 'check', file);
+      assert.equal(r.code, 1, `${file}: ${r.stderr}`);
+      assert.equal(r.stdout, `error        ${file}: cannot read: not a regular file\n0 OK, 0 unsupported, 1 errors\n`);
+    }
+  });
+
+  it('still loads a compiled rule set larger than 1 MiB', () => {
+    const dir = tempDir();
+    const rules = path.join(dir, 'rules');
+    fs.mkdirSync(rules);
+    for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(rules, `r${i}.toml`), ruleToml(`process where process.name == "tool${i}" and process.args : "*--secret-${i}-*"`, `rule ${i}`, `rule-${i}`));
+    const out = path.join(dir, 'rules.json');
+    compileRuleFiles([rules], out);
+    assert.ok(fs.statSync(out).size > 1 << 20, `compiled file of ${fs.statSync(out).size} bytes`);
+    const set = loadRuleSet([out]);
+    assert.equal(set.errors.length, 0);
+    assert.equal(set.rules.length, 1500);
+  });
+});
+
 describe('rules: compiled-form cache', () => {
   it('refuses a checksum-valid file whose formulas point outside its tables', () => {
     const dir = tempDir();

@@ -19,6 +19,8 @@ export const COMPILED_FORMAT = 'keysentry.compiled-rules';
 export const COMPILED_VERSION = 1;
 const BIN_MAGIC = Buffer.from('KSRULES\n', 'latin1');
 const MAX_PAYLOAD_BYTES = 256 << 20;
+/** A compiled file is never larger than its payload (gzip or JSON around it). */
+export const MAX_COMPILED_FILE_BYTES = MAX_PAYLOAD_BYTES;
 
 export interface CompiledPayload {
   /** sha256 over the rule files the set was compiled from (see sourcesDigest). */

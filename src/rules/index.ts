@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../model/package';
 import { compileSources, type CompiledPlan } from './compile';
-import { engineFromPayload, isCompiledFile, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError, CompiledWriteError } from './compiled-file';
+import { engineFromPayload, isCompiledFile, MAX_COMPILED_FILE_BYTES, readCompiled, sourcesDigest, toPayload, writeCompiled, CompiledVersionError, CompiledWriteError } from './compiled-file';
 import { CompiledRuleSetError, RuleEngine } from './engine';
-import { listRuleFiles, parseRuleText, type RuleSource } from './loader';
+import { listRuleFiles, parseRuleText, readRuleFile, type RuleSource } from './loader';
 import type { CompiledRuleSet, RuleError } from './types';
 
 export type { CompiledRuleSet, RuleMeta, RuleError, UnsupportedRule, ThreatEntry, MitreRef } from './types';
@@ -38,11 +38,9 @@ function readSources(paths: readonly string[]): ReadSources {
   const files = listRuleFiles(paths, errors);
   const texts: { path: string; text: string }[] = [];
   for (const file of files) {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (err) {
-      errors.push({ source: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+    const bytes = readRuleFile(file, (head) => (isCompiledFile(head) ? MAX_COMPILED_FILE_BYTES : undefined));
+    if (!Buffer.isBuffer(bytes)) {
+      errors.push(bytes);
       continue;
     }
     if (isCompiledFile(bytes)) {

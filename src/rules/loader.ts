@@ -54,21 +54,62 @@ export function listRuleFiles(paths: readonly string[], errors: RuleError[]): st
   return out;
 }
 
+/**
+ * Reads one rule file, at most `limit + 1` bytes of it: enough to know it is too large, never more, so a 50 MB file
+ * costs no 50 MB and `/dev/zero` cannot hang the load. Only regular files are read (a FIFO or a device has no size to
+ * check and may never end); the FIFO is opened non-blocking so that refusing it cannot wait for a writer.
+ * `allowLarger(head)` may raise the limit once the first `limit + 1` bytes are known (a compiled rule set).
+ */
+export function readRuleFile(file: string, allowLarger?: (head: Buffer) => number | undefined): Buffer | RuleError {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    return { source: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return { source: file, message: 'cannot read: not a regular file' };
+    let limit = MAX_RULE_FILE_BYTES;
+    let bytes = readUpTo(fd, Buffer.alloc(0), limit + 1);
+    if (bytes.length > limit) {
+      const larger = allowLarger?.(bytes);
+      if (larger !== undefined) {
+        limit = larger;
+        bytes = readUpTo(fd, bytes, limit + 1);
+      }
+    }
+    if (bytes.length > limit) return { source: file, message: `cannot read: larger than ${limit} bytes` };
+    return bytes;
+  } catch (err) {
+    return { source: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** `head` followed by what the file has after it, up to `total` bytes in all. */
+function readUpTo(fd: number, head: Buffer, total: number): Buffer {
+  const chunks = [head];
+  let length = head.length;
+  while (length < total) {
+    const chunk = Buffer.allocUnsafe(Math.min(total - length, 1 << 20));
+    const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    chunks.push(chunk.subarray(0, n));
+    length += n;
+  }
+  return Buffer.concat(chunks, length);
+}
+
 export function readRuleFiles(files: readonly string[]): ReadResult {
   const result: ReadResult = { sources: [], errors: [], files: [] };
   for (const file of files) {
-    let text: string;
-    try {
-      const st = fs.statSync(file);
-      if (st.size > MAX_RULE_FILE_BYTES) {
-        result.errors.push({ source: file, message: `rule file is larger than ${MAX_RULE_FILE_BYTES} bytes` });
-        continue;
-      }
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      result.errors.push({ source: file, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+    const bytes = readRuleFile(file);
+    if (!Buffer.isBuffer(bytes)) {
+      result.errors.push(bytes);
       continue;
     }
+    const text = bytes.toString('utf8');
     result.files.push({ path: file, text });
     const parsed = parseRuleText(file, text);
     if ('message' in parsed) result.errors.push(parsed);
