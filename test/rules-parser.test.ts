@@ -123,6 +123,39 @@ describe('rules: loading rule files', () => {
     assert.match(json?.message ?? '', /unknown field 'process.nam'/);
   });
 
+  it('maps query errors to the file position in every TOML string form, including closing quote runs, escapes and CRLF', () => {
+    const header = 'name = "r"\nrule_id = "r"\nseverity = "low"\nrisk_score = 1\n';
+    // Each case: the `query` assignment, and the text the error must point at (its first occurrence in the file).
+    const cases: { name: string; query: string; at: string }[] = [
+      { name: "''' ending in one extra quote", query: "query = '''process where process.name == 'a''''", at: "'a'" },
+      { name: "''' ending in two extra quotes", query: "query = '''process where process.name == 'a'''''", at: "'a'" },
+      { name: "''' multi-line, CRLF", query: "query = '''\r\nprocess where\r\n  process.name == 'a'\r\n'''", at: "'a'" },
+      { name: '""" ending in one extra quote', query: 'query = """process where nosuch.f == "a""""', at: 'nosuch' },
+      { name: '""" ending in two extra quotes', query: 'query = """process where nosuch.f == "a" or process.name == """""', at: 'nosuch' },
+      { name: '""" with escapes', query: 'query = """process where process.name == "\\x41\\u0042\\U00000043\\t" and nosuch.f == "a" """', at: 'nosuch' },
+      { name: '""" with a line-ending backslash', query: 'query = """process where \\   \n    process.name == "a" and \\\r\n  nosuch.f == "b" """', at: 'nosuch' },
+      { name: "'...' literal", query: "query = 'process where process.name == \"\\\\\" and nosuch.f == \"a\"'", at: 'nosuch' },
+      { name: '"..." with escapes', query: 'query = "process where process.name == \\"\\\\t\\" and nosuch.f == \\"a\\""', at: 'nosuch' },
+      { name: 'quoted key', query: '"query" = "process where nosuch.f == \\"a\\""', at: 'nosuch' },
+      { name: 'dotted key', query: 'rule . query = "process where nosuch.f == \\"a\\""', at: 'nosuch' },
+    ];
+    const dir = tempDir();
+    for (const c of cases) {
+      const text = `${header}${c.query}\n`;
+      const file = path.join(dir, 'form.toml');
+      // A dotted key only makes sense with its siblings under the same table.
+      fs.writeFileSync(file, c.name === 'dotted key' ? text.replace(/^(name|rule_id|severity|risk_score) /gm, 'rule.$1 ') : text);
+      const written = fs.readFileSync(file, 'utf8');
+      const set = loadRuleSet([file]);
+      const err = set.errors[0];
+      assert.ok(err !== undefined && set.errors.length === 1, `${c.name}: ${JSON.stringify(set.errors)}`);
+      const before = written.slice(0, written.indexOf(c.at, written.indexOf('query')));
+      const line = before.split('\n').length;
+      const column = before.length - before.lastIndexOf('\n');
+      assert.deepEqual([err.line, err.column], [line, column], `${c.name}: ${err.message}`);
+    }
+  });
+
   it('type-checks against the ECS / Endpoint schema', () => {
     assert.match(only(loadQuery('process where process.name == 1').errors).message, /cannot compare keyword field 'process.name' with number 1/);
     assert.match(only(loadQuery('process where process.args_count : "3"').errors).message, /':' needs a string field; 'process.args_count' is long/);

@@ -34,7 +34,8 @@ export function locateQuery(fileText: string, query: string, format: 'toml' | 'j
 }
 
 function buildLocator(fileText: string, query: string, format: 'toml' | 'json'): QueryLocator {
-  const key = format === 'toml' ? /(^|\n)[ \t]*query[ \t]*=[ \t]*/g : /"query"\s*:\s*/g;
+  // TOML keys may be bare, quoted ("query", 'query') or dotted (rule.query = ...).
+  const key = format === 'toml' ? /(^|\n)[ \t]*(?:[A-Za-z0-9_-]+[ \t]*\.[ \t]*)*(?:query|"query"|'query')[ \t]*=[ \t]*/g : /"query"\s*:\s*/g;
   let fallback: number | undefined;
   for (let m = key.exec(fileText); m !== null; m = key.exec(fileText)) {
     const valueStart = m.index + m[0].length;
@@ -69,6 +70,12 @@ function decodeStringAt(text: string, at: number, format: 'toml' | 'json'): Deco
     const offsets: number[] = [];
     while (i < text.length) {
       if (text.startsWith(delim, i)) {
+        // Up to two quotes right before a closing ''' or """ belong to the value (TOML: '''a'''' is "a'").
+        for (let extra = 0; multiline && extra < 2 && text[i + 3] === delim[0]; extra++) {
+          value += delim[0];
+          offsets.push(i);
+          i++;
+        }
         offsets.push(i);
         return { value, offsets };
       }
@@ -85,9 +92,11 @@ function decodeStringAt(text: string, at: number, format: 'toml' | 'json'): Deco
         value += simple;
         offsets.push(i);
         i += 2;
-      } else if (e === 'u' || e === 'U') {
-        const len = e === 'u' ? 4 : 8;
-        const cp = parseInt(text.slice(i + 2, i + 2 + len), 16);
+      } else if (e === 'u' || e === 'U' || (e === 'x' && format === 'toml')) {
+        // \uXXXX, \UXXXXXXXX, and TOML 1.1's \xXX: exactly that many hex digits.
+        const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+        const hex = text.slice(i + 2, i + 2 + len);
+        const cp = /^[0-9A-Fa-f]+$/.test(hex) && hex.length === len ? parseInt(hex, 16) : NaN;
         if (!Number.isFinite(cp) || cp > 0x10ffff) return undefined;
         const s = String.fromCodePoint(cp);
         value += s;
