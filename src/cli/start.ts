@@ -133,7 +133,6 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`cannot start the embedded collector on 127.0.0.1:${port}: ${(err as Error).message}`, 1);
   }
   say(`collector listening on ${collector.url}, storing into ${db}`);
-  say(`console on ${consoleUrl(collector.url)} (log in with the token in ${path.join(stateDir, 'collector.token')})`);
   const agent = localAgentInfo();
   let live: RunningAgent | { unavailable: string } | null = null;
   const reporter = await Reporter.start({
@@ -148,6 +147,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     live = values.replay === undefined ? startLiveAgent([reporter], (level, message) => log(level, message)) : { unavailable: 'not asked for (--replay)' };
     if ('snapshot' in live) {
+      say(`console on ${consoleUrl(collector.url)} (log in with the token in ${path.join(stateDir, 'collector.token')})`);
       await runLive(live);
     } else {
       const sample = values.replay ?? DEFAULT_SAMPLE;
