@@ -18,7 +18,8 @@ import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR, type CompiledRuleSet } 
 export const CORPUS_DIR = path.resolve(__dirname, '..', '..', 'test', 'corpus');
 
 /**
- * How an image is signed: `apple` (platform binary), `devid:<TEAM>:<signing id>`, `adhoc`,
+ * How an image is signed: `apple` (platform binary), `apple:<signing id>` (a platform binary
+ * copied under another name), `devid:<TEAM>:<signing id>`, `adhoc`,
  * or `unsigned`. Apple-signed is the default, as for the system tools most cases run.
  */
 export type SignatureSpec = string;
@@ -92,11 +93,13 @@ function checkExec(e: Partial<CorpusExec>, where: string): void {
 
 function signature(spec: SignatureSpec, where: string, exe = ''): CodeSignatureInfo {
   if (spec === 'apple') return { flags: CS_SIGNED | CS_VALID, signingId: `com.apple.${basename(exe)}`, isPlatformBinary: true };
+  // A platform binary under another name (a copied /usr/bin/security keeps com.apple.security).
+  if (spec.startsWith('apple:') && spec.length > 'apple:'.length) return { flags: CS_SIGNED | CS_VALID, signingId: spec.slice('apple:'.length), isPlatformBinary: true };
   if (spec === 'adhoc') return { flags: CS_SIGNED | CS_VALID | CS_ADHOC, signingId: basename(exe), isPlatformBinary: false };
   if (spec === 'unsigned') return { flags: 0, isPlatformBinary: false };
   const [kind, teamId, signingId] = spec.split(':');
   if (kind === 'devid' && teamId && signingId) return { flags: CS_SIGNED | CS_VALID, teamId, signingId, isPlatformBinary: false };
-  throw new CorpusError(`${where}: signature "${spec}" is not apple, adhoc, unsigned or devid:TEAM:SIGNING_ID`);
+  throw new CorpusError(`${where}: signature "${spec}" is not apple, apple:SIGNING_ID, adhoc, unsigned or devid:TEAM:SIGNING_ID`);
 }
 
 /**

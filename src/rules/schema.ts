@@ -141,6 +141,7 @@ const KEYSENTRY_FIELDS: Record<string, EsFieldType> = {
   // --- engineer H (detection): src/process/normalize.ts, documented in docs/normalization.md ---
   'keysentry.paths': 'keyword',
   'keysentry.keychain_paths': 'keyword',
+  'keysentry.keychain_locations': 'keyword',
   'keysentry.subcommand': 'keyword',
   'keysentry.home': 'keyword',
   'keysentry.dropped': 'long',
