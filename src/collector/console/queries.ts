@@ -3,27 +3,18 @@
  * every result is capped, so a large fleet database never turns into a large response.
  */
 import type Database from 'better-sqlite3';
-import { alertWhere, type AlertFilter } from '../store';
+import { alertWhere, type AlertFilter, type StoredAlert } from '../store';
 
 /** The console filters alerts exactly as `keysentry alerts` does. */
 export type ConsoleFilter = Omit<AlertFilter, 'agentId'>;
 
-export interface AlertRow {
-  id: number;
-  agentId: string;
-  time: string | null;
-  host: string | null;
-  ruleId: string | null;
-  ruleName: string | null;
-  severity: string | null;
-  receivedAt: string;
-  /** The alerting process's command line (or executable), for the list. */
+/** A stored alert as the list shows it: the store's columns, without the document. */
+export type AlertRow = Omit<StoredAlert, 'seq' | 'doc'> & {
+  /** The alerting process's command line (or executable). */
   process: string | null;
-}
+};
 
-export interface AlertDetail extends AlertRow {
-  doc: unknown;
-}
+export type AlertDetail = AlertRow & { doc: unknown };
 
 export interface TimelineSeries {
   rule: string;
