@@ -141,6 +141,20 @@ describe('rules: keysentry rules CLI options, outputs and inputs', function () {
     assert.match(r.stdout, /^1 events, 1 alerts, 2 lines skipped \(ecs\)$/m);
   });
 
+  it('test and replay flatten nested arrays in ECS documents, as Elasticsearch indexes them', () => {
+    const dir = tempDir();
+    const events = path.join(dir, 'nested.ndjson');
+    const nested = { event: { id: 'n1', category: [['process']], type: ['start'] }, process: { name: 'cat', args: [['cat', ['/Users/a/Library/Keychains/login.keychain-db']]] } };
+    fs.writeFileSync(events, JSON.stringify(nested) + '\n');
+    const t = keysentry('rules', 'test', 'rules/default', events);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /nested\.ndjson:1 event\.id=n1: Access to Keychain Credentials Directories/);
+    const r = keysentry('replay', events, '--no-pack');
+    assert.equal(r.code, 0, r.stderr);
+    const alert = JSON.parse(r.stdout.trim()) as { process: { args: unknown } };
+    assert.deepEqual(alert.process.args, ['cat', '/Users/a/Library/Keychains/login.keychain-db']);
+  });
+
   it('test on an eslogger capture runs the replay pipeline (process table, parents) and says which format it read', () => {
     const dir = tempDir();
     const events = path.join(dir, 'capture.jsonl');

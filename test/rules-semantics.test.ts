@@ -190,6 +190,19 @@ describe('rules: EQL semantics', () => {
       assert.ok(p({ event: { category: 'process' }, process: { parent: [{ name: 'bash' }, { name: 'zsh' }] } }));
       assert.ok(!p({ event: { category: 'process' }, process: { parent: [{ name: 'bash' }, 'zsh'] } }));
     });
+    it('nested arrays count element by element at any depth, as Elasticsearch flattens them', () => {
+      const p = q('process where process.args : "a*"');
+      assert.ok(p(proc({ args: [['ab']] })));
+      assert.ok(p(proc({ args: ['x', [['y', [['abc']]]]] })));
+      assert.ok(!p(proc({ args: [['x'], [['y']]] })));
+      assert.ok(q('process where not process.args : "a*"')(proc({ args: [['x'], [[]]] })));
+      assert.ok(q('process where process.args == null')(proc({ args: [[null], [[]]] })));
+      assert.ok(q('process where process.parent.name == "zsh"')({ event: { category: 'process' }, process: { parent: [[{ name: 'bash' }], [[{ name: 'zsh' }]]] } }));
+      assert.ok(q('process where process.pid > 10')(proc({ pid: [[1], [[11]]] })));
+      let deep: unknown = ['abc'];
+      for (let i = 0; i < 100_000; i++) deep = [deep];
+      assert.ok(p(proc({ args: deep })));
+    });
     it('any where evaluates every event; process where needs event.category process', () => {
       assert.ok(q('any where process.name == "cat"')({ event: { category: 'file' }, process: { name: 'cat' } }));
       assert.ok(!q('process where process.name == "cat"')({ process: { name: 'cat' } }));

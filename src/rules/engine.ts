@@ -123,7 +123,7 @@ export class RuleEngine implements CompiledRuleSet {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
     const rt = this.runtimes[f] as FieldRuntime;
-    const value = normalizeMissing(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segs.length, this.dotted));
+    const value = normalizeMissing(flattenArrays(lookupNested(this.doc, rt.segs) ?? lookup(this.doc, rt.keys, 0, rt.segs.length, this.dotted)));
     this.values[f] = value;
     return value;
   }
@@ -322,13 +322,38 @@ function lookup(obj: unknown, keys: string[][], from: number, n: number, dotted:
 
 function collect(objects: readonly unknown[], keys: string[][], from: number, n: number, dotted: DottedKeys): unknown[] | undefined {
   let out: unknown[] | undefined;
-  for (const o of objects) {
+  for (const o of flattenArrays(objects) as unknown[]) {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
     const v = lookup(o, keys, from, n, dotted);
     if (v === undefined) continue;
     out ??= [];
     if (Array.isArray(v)) for (const x of v) out.push(x);
     else out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Elasticsearch indexes an array of arrays as one flat array (`[["a"], [["b"]]]` is `["a", "b"]`), so any element at
+ * any depth counts. Returns `v` itself unless it holds a nested array; iterative, as the nesting depth is the
+ * event's to choose.
+ */
+function flattenArrays(v: unknown): unknown {
+  if (!Array.isArray(v)) return v;
+  let nested = false;
+  for (let i = 0; i < v.length && !nested; i++) nested = Array.isArray(v[i]);
+  if (!nested) return v;
+  const out: unknown[] = [];
+  const stack: { array: readonly unknown[]; next: number }[] = [{ array: v, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { array: readonly unknown[]; next: number };
+    if (top.next === top.array.length) {
+      stack.pop();
+      continue;
+    }
+    const x = top.array[top.next++];
+    if (Array.isArray(x)) stack.push({ array: x, next: 0 });
+    else out.push(x);
   }
   return out;
 }

@@ -93,11 +93,19 @@ const STRING_FIELDS = ['executable', 'name', 'command_line', 'entity_id', 'worki
 function checkProcessFields(p: JsonObject, path: string): void {
   if (p.pid !== undefined) int(p.pid, `${path}.pid`);
   for (const f of STRING_FIELDS) if (p[f] !== undefined) str(p[f], `${path}.${f}`);
-  if (p.args !== undefined && typeof p.args !== 'string') strArray(p.args, `${path}.args`);
+  stringOrStrings(p, 'args', `${path}.args`);
 }
 
-function stringOrStrings(v: unknown, path: string): void {
-  if (v !== undefined && typeof v !== 'string') strArray(v, path);
+/**
+ * `holder[key]`: absent, a string or strings. Nested arrays are flattened in place first, as Elasticsearch indexes
+ * them (`[["a"], ["b"]]` is `["a", "b"]`), so enrichment and the rules see the values a search would.
+ */
+function stringOrStrings(holder: JsonObject, key: string, path: string): void {
+  const v = holder[key];
+  if (v === undefined || typeof v === 'string') return;
+  // Array#flat recurses: a line nested deeper than the stack is a RangeError, which ecsItem reports as too deep.
+  if (Array.isArray(v) && v.some(Array.isArray)) holder[key] = v.flat(Infinity);
+  strArray(holder[key], path);
 }
 
 /** Type checks on the fields keysentry and its rules rely on; other fields pass untouched. */
@@ -106,8 +114,8 @@ function checkEcsDocument(doc: JsonObject): void {
   if (doc.event !== undefined) {
     const event = obj(doc.event, 'event');
     for (const f of ['kind', 'action', 'id'] as const) if (event[f] !== undefined) str(event[f], `event.${f}`);
-    stringOrStrings(event.category, 'event.category');
-    stringOrStrings(event.type, 'event.type');
+    stringOrStrings(event, 'category', 'event.category');
+    stringOrStrings(event, 'type', 'event.type');
   }
   if (doc.process !== undefined) {
     const process = obj(doc.process, 'process');

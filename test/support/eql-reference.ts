@@ -27,7 +27,8 @@ export function flatten(doc: unknown, prefix = '', out: Flat = new Map()): Flat 
 function elements(flat: Flat, path: string): unknown[] {
   const v = flat.get(path);
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).filter((x) => x !== null && x !== undefined);
+  // Elasticsearch indexes nested arrays flat: every element at any depth counts.
+  return (Array.isArray(v) ? (v.flat(Infinity) as unknown[]) : [v]).filter((x) => x !== null && x !== undefined);
 }
 
 export class ReferenceRule {
