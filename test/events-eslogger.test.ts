@@ -5,9 +5,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { APPLE_CS, esProcess, execLine, forkLine, type ProcSpec } from './support/eslogger-builder';
+import { APPLE_CS, DEVELOPER_ID_CS, esProcess, execLine, forkLine, type ProcSpec } from './support/eslogger-builder';
 import { FIXTURES_DIR } from './support/paths';
-import { eventsOf, runKeysentry, tempDir, writeLines } from './support/replay-cli';
+import { alertsOf, eventsOf, runKeysentry, tempDir, writeLines } from './support/replay-cli';
+import { OPENVPN } from './support/keychain-scenario';
 
 const ESLOGGER_DIR = path.join(FIXTURES_DIR, 'eslogger');
 const fixtureText = (name: string): string => fs.readFileSync(path.join(ESLOGGER_DIR, name), 'utf8').trimEnd();
@@ -117,9 +118,10 @@ describe('events: real eslogger lines -> ECS process events (keysentry replay --
       signing_id: 'com.apple.localizationswitcherd',
       is_platform_binary: true,
     });
-    // launchd itself is not in this capture: the parent is named by its audit token only.
+    // launchd's own start is not in this capture, but its image is: it is the `process` of the
+    // fork message (the forker), so the parent is launchd with its path, its start unknown.
     assert.equal(ev.process.parent.pid, 1);
-    assert.equal(ev.process.parent.executable, undefined);
+    assert.equal(ev.process.parent.executable, '/sbin/launchd');
     assert.equal(ev.process.parent.entity_id, `${ev.process.entity_id.slice(0, 12)}-1-742-`, 'start unknown');
     // The daemon is its own responsible process.
     assert.deepEqual(ev.process.Ext.effective_parent, {
@@ -166,6 +168,26 @@ describe('events: real eslogger lines -> ECS process events (keysentry replay --
       code_signature: { exists: true, trusted: true, signing_id: 'net.mullvad.vpn', team_id: 'CKG9MXH72F', is_platform_binary: false },
     });
     assert.match(run.stderr, /3 records/);
+  });
+
+  it('a fork by a process that predates the capture gives the table its image: the vendor exclusions apply (QA D6)', async () => {
+    // /tmp/qa/repro/precapture-openvpn.jsonl: OpenVPN Connect (pid 700) was running before
+    // eslogger started; its only trace is as the forker (`process`) of its child's FORK.
+    const vpn: ProcSpec = { pid: 700, pidversion: 70, executable: OPENVPN, ppid: 1, parentPidversion: 10, uid: 501, cs: { ...DEVELOPER_ID_CS, signingId: 'x', teamId: 'ACV7L3WCD8' } };
+    const child: ProcSpec = { pid: 710, pidversion: 71, executable: OPENVPN, ppid: 700, parentPidversion: 70, uid: 501, cs: vpn.cs };
+    const security: ProcSpec = { ...child, pidversion: 72, executable: '/usr/bin/security', cs: APPLE_CS };
+    const file = writeLines(dir, 'precapture.json', [
+      forkLine({ time: '2025-08-07T13:21:35.001000000Z', seq: 1 }, vpn, child),
+      execLine({ time: '2025-08-07T13:21:35.002000000Z', seq: 2 }, child, security, ['security', 'find-generic-password', '-s', 'OpenVPN', '/Users/alice/Library/Keychains/login.keychain-db']),
+    ]);
+    const run = await runKeysentry(['replay', file, '--events']);
+    assert.equal(run.status, 0, run.stderr);
+    const [ev] = eventsOf(run) as [Record<string, any>];
+    assert.equal(ev.process.parent.executable, OPENVPN);
+    assert.equal(ev.process.parent.code_signature.team_id, 'ACV7L3WCD8');
+    assert.equal(ev.process.parent.code_signature.trusted, true);
+    assert.equal(ev.process.parent.entity_id, `${ev.process.entity_id.slice(0, 12)}-700-70-`, 'start unknown');
+    assert.deepEqual(alertsOf(run), [], 'stock rule and pack both exclude the real OpenVPN');
   });
 
   it('v9 exit is read as a record (no event) and every real line parses without a rejection', async () => {

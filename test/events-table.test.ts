@@ -137,6 +137,22 @@ describe('events: process table', () => {
     assert.equal(bytes.lookup({ pid: 99, pidversion: 1 })?.args?.[1], big);
   });
 
+  it('the image a message shows (forker, exiting process) is learnt when unknown and never overrides what the table knows (QA D6)', () => {
+    const table = new ProcessTable({ hostId: 'h' });
+    // A forker the table never saw: its image comes with the fork.
+    table.apply({ ...fork(1n, img(20, '', 2), { pid: 10, pidversion: 1 }), parentImage: img(10, '/Applications/App', 1) });
+    assert.equal(table.lookup({ pid: 20, pidversion: 2 })?.executable, '/Applications/App', 'the child runs the forker image');
+    assert.equal(table.apply(exec(2n, img(20, '/bin/sh', 3), { pid: 10, pidversion: 1 }, ['sh'], img(20, '', 2))).parent?.executable, '/Applications/App');
+    // A known process: its own exec (argv, start time) stays, whatever a later message shows.
+    const known = table.apply(exec(3n, img(30, '/usr/bin/real', 5), { pid: 1 }, ['real', '-x'])).process;
+    table.apply({ ...fork(4n, img(31, '/usr/bin/real', 6), { pid: 30, pidversion: 5 }), parentImage: img(30, '/stale', 5) });
+    assert.equal(table.lookup({ pid: 30, pidversion: 5 }), known);
+    // An exiting process the table never saw stays resolvable for a child's late exec.
+    table.apply({ kind: 'exit', timeNs: 5n, process: img(40, '/usr/libexec/daemon', 4) });
+    assert.equal(table.apply(exec(6n, img(41, '/bin/ls', 9), { pid: 40, pidversion: 4 }, ['ls'])).parent?.executable, '/usr/libexec/daemon');
+    assert.equal(table.lookup({ pid: 40, pidversion: 4 })?.endedNs, 5n);
+  });
+
   it('entity_id is stable for the same (host, pid, pidversion, start) and differs across hosts', () => {
     const a = new ProcessTable({ hostId: 'host-a' });
     const b = new ProcessTable({ hostId: 'host-a' });

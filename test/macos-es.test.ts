@@ -87,13 +87,16 @@ describe('macos: EndpointSecurity message translation (test double)', function (
   });
 
   it('translates fork (the forker is msg->process, exact at every version) and exit', () => {
+    const MULLVAD_CS = { flags: 570491649, isPlatformBinary: false, signingId: 'net.mullvad.vpn', teamId: 'CKG9MXH72F' };
     const [fork, exit] = records([esMessageFromEslogger(FORK_V10), esMessageFromEslogger(EXIT_V9)]).records;
     assert.deepEqual(fork, {
       kind: 'fork',
       timeNs: 1753196941084030274n,
       seq: 1,
-      child: { pid: 21497, pidversion: 38282, executable: '/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN' },
+      child: { pid: 21497, pidversion: 38282, executable: '/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN', codeSignature: MULLVAD_CS },
       parent: { pid: 19745, pidversion: 35165 },
+      // The child runs its forker's image: the forker's image as the eslogger reader takes it from msg->process.
+      parentImage: { pid: 19745, pidversion: 35165, executable: '/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN', codeSignature: MULLVAD_CS },
     });
     assert.deepEqual(exit, { kind: 'exit', timeNs: 1754579589811587464n, seq: 1103, process: { pid: 11221, pidversion: 170692 }, status: 0 });
   });
@@ -307,5 +310,21 @@ describe('macos: ES translation and eslogger give identical ECS events', functio
     // The keychain rules fire on the `security find-generic-password` exec, alike on both paths.
     assert.ok(viaEsPath.alerts.length > 0, 'the keychain exec raised an alert');
     assert.deepEqual(viaEsPath.alerts, viaEsloggerPath.alerts);
+  });
+
+  it('a forker that predates the capture gets its image from the fork on both paths (QA D6)', async () => {
+    // No seed for Mullvad VPN (19745): its image is known only as the forker of 21497.
+    const lines = scenario();
+    const seeds = [seed(1, 742, '/sbin/launchd'), seed(58916, 87724, '/bin/zsh')];
+    const run = fakeRun(dir, lines.join('\n') + '\n');
+    const esloggerItems = await collect(new EsloggerLiveSource(run.options), (got) => got.length >= lines.length);
+    const viaEslogger = await detect(new FixedSource(esloggerItems), seeds);
+    const translated = records(lines.map(esMessageFromEslogger)).records;
+    const viaEs = await detect(new FixedSource(translated.map((record, i) => ({ kind: 'record', record, where: `es:${i + 1}` }))), seeds);
+    assert.deepEqual(viaEs.events, viaEslogger.events);
+    const checker = viaEs.events[1] as { process: { pid: number; parent: { executable: string; code_signature: { team_id: string } } } };
+    assert.equal(checker.process.pid, 21497);
+    assert.equal(checker.process.parent.executable, '/Applications/Mullvad VPN.app/Contents/MacOS/Mullvad VPN');
+    assert.equal(checker.process.parent.code_signature.team_id, 'CKG9MXH72F');
   });
 });

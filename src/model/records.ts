@@ -62,13 +62,19 @@ export interface ForkRecord {
   /** The new child: it runs its parent's image until it execs. */
   child: ProcessImage;
   parent: ProcessRef;
+  /**
+   * ES msg->process: the forker's own image (same pid/pidversion as `parent`). Fed to the table
+   * as what the parent runs, so a parent that started before the capture still gets its image.
+   */
+  parentImage?: ProcessImage;
 }
 
 export interface ExitRecord {
   kind: 'exit';
   timeNs: bigint;
   seq?: number;
-  process: ProcessRef;
+  /** The exiting process; an image when the source shows what it ran (ES msg->process). */
+  process: ProcessRef | ProcessImage;
   /** wait(2) status. */
   status?: number;
 }

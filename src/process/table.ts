@@ -7,7 +7,7 @@
  * replay of a recording resolves exactly as the live run that wrote it did.
  */
 import { createHash } from 'node:crypto';
-import type { CodeSignatureInfo, ExecRecord, ProcessRef, SeedRecord, SourceRecord } from '../model/records';
+import type { CodeSignatureInfo, ExecRecord, ProcessImage, ProcessRef, SeedRecord, SourceRecord } from '../model/records';
 
 export interface ProcessEntry {
   readonly pid: number;
@@ -144,13 +144,14 @@ export class ProcessTable {
       case 'exec':
         return this.exec(record);
       case 'fork': {
-        const parent = this.lookup(record.parent);
+        const parent = record.parentImage === undefined ? this.lookup(record.parent) : this.seen(record.parentImage, undefined);
         const child = record.child;
         this.insert(child, child.executable || parent?.executable || '', parent?.args, child.codeSignature ?? parent?.codeSignature, record.parent, record.timeNs);
         return undefined;
       }
       case 'exit': {
-        const entry = this.lookup(record.process);
+        // An exiting image the table never saw is still the parent of children that exec late.
+        const entry = 'executable' in record.process ? this.seen(record.process, undefined) : this.lookup(record.process);
         if (entry !== undefined) this.end(keyOf(entry), entry, record.timeNs);
         return undefined;
       }
@@ -185,13 +186,8 @@ export class ProcessTable {
   }
 
   private exec(record: ExecRecord): ExecResolution {
-    const pre = record.preExec;
-    let preEntry = pre === undefined ? undefined : this.lookup(pre);
-    if (pre !== undefined && preEntry === undefined && pre.pidversion !== undefined) {
-      // The old image was never seen (it predates the capture): it is still what this pid
-      // was, and what children forked before the exec must resolve to.
-      preEntry = this.insert(pre, pre.executable, undefined, pre.codeSignature, record.parent, undefined);
-    }
+    // The old image is what this pid was, and what children forked before the exec resolve to.
+    const preEntry = record.preExec === undefined ? undefined : this.seen(record.preExec, record.parent);
     const parentRef = record.parent ?? preEntry?.parent ?? this.currentByPid.get(record.process.pid)?.parent;
     const parent = parentRef === undefined ? undefined : this.lookup(parentRef);
     if (parent !== undefined) this.parentHits++;
@@ -212,6 +208,19 @@ export class ProcessTable {
     const parentEntityId = parent?.entityId ?? (parentRef?.pidversion === undefined ? undefined : entityId(this.hostTag, parentRef.pid, parentRef.pidversion, undefined));
     if (parentEntityId !== undefined) resolution.parentEntityId = parentEntityId;
     return resolution;
+  }
+
+  /**
+   * An image a message shows a (pid, pidversion) running (ES msg->process of an exec, fork or
+   * exit). It enters the table only when the table has no entry for it (the process predates
+   * the capture): what the table learnt from the process's own fork or exec is fresher (it
+   * carries argv and the start time) and stays. Without a pidversion the pid alone could name
+   * a later image of a reused pid, so such an image is not entered.
+   */
+  private seen(image: ProcessImage, parent: ProcessRef | undefined): ProcessEntry | undefined {
+    const known = this.lookup(image);
+    if (known !== undefined || image.pidversion === undefined) return known;
+    return this.insert(image, image.executable, undefined, image.codeSignature, parent, undefined);
   }
 
   private insert(

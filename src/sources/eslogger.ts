@@ -110,15 +110,16 @@ export function esloggerRecord(value: unknown): SourceRecord {
     }
     case ES_EVENT_TYPE_NOTIFY_FORK: {
       const child = esProcess(obj(event.fork, 'event.fork').child, 'event.fork.child');
-      // The message's process is the one that called fork(): the child's parent, exactly.
-      const forker = auditToken(obj(msg.process, 'process').audit_token, 'process', 'audit_token');
-      return { kind: 'fork', timeNs, ...seqField, child: child.image, parent: refOf(forker) };
+      // The message's process is the one that called fork(): the child's parent, exactly, with
+      // its image (the only place the image of a parent started before the capture shows).
+      const forker = esImage(obj(msg.process, 'process'), 'process');
+      return { kind: 'fork', timeNs, ...seqField, child: child.image, parent: refOf(forker.token), parentImage: forker.image };
     }
     case ES_EVENT_TYPE_NOTIFY_EXIT: {
-      const exiting = auditToken(obj(msg.process, 'process').audit_token, 'process', 'audit_token');
+      const exiting = esImage(obj(msg.process, 'process'), 'process');
       const exit = obj(event.exit, 'event.exit');
       const status = optInt(exit.stat, 'event.exit.stat');
-      return { kind: 'exit', timeNs, ...seqField, process: refOf(exiting), ...(status === undefined ? {} : { status }) };
+      return { kind: 'exit', timeNs, ...seqField, process: exiting.image, ...(status === undefined ? {} : { status }) };
     }
     default:
       throw new FieldError('event_type', `${eventType} is not exec (9), fork (11) or exit (15)`);

@@ -105,30 +105,17 @@ class RecordReader {
     this.pos = start + FIXED_RECORD_SIZE;
     this.end = end;
     const executable = this.string();
-    if (kind === KIND_FORK) {
-      const child: ProcessImage = { pid: subjectPid, executable };
-      if (subjectVersion >= 0) child.pidversion = subjectVersion;
-      const fork: ForkRecord = { kind: 'fork', timeNs, child, parent: ref(parentPid, parentVersion) };
-      if (seq !== 0) fork.seq = seq;
-      return fork;
-    }
     if (kind === KIND_EXIT) {
       const exit: ExitRecord = { kind: 'exit', timeNs, process: ref(subjectPid, subjectVersion), status: v.getInt32(start + 68, true) };
       if (seq !== 0) exit.seq = seq;
       return exit;
     }
-    if (kind !== KIND_EXEC) return undefined;
+    if (kind !== KIND_EXEC && kind !== KIND_FORK) return undefined;
     const preExecExecutable = this.string();
     const parentExecutable = this.string();
     const cwd = this.string();
     const signingId = this.string();
     const teamId = this.string();
-    const argc = this.u32();
-    // Each arg takes at least its 4-byte length: a count beyond that is corrupt, not a huge allocation.
-    if (argc * 4 > this.end - this.pos) throw new BatchFormatError(`argc ${argc} exceeds the record`, this.pos - 4);
-    const args = new Array<string>(argc);
-    for (let i = 0; i < argc; i++) args[i] = this.string();
-
     const process: ProcessImage = { pid: subjectPid, executable };
     if (subjectVersion >= 0) process.pidversion = subjectVersion;
     if ((flags & FLAG_HAS_CODE_SIGNATURE) !== 0) {
@@ -136,6 +123,24 @@ class RecordReader {
       if (signingId !== '') process.codeSignature.signingId = signingId;
       if (teamId !== '') process.codeSignature.teamId = teamId;
     }
+    if (kind === KIND_FORK) {
+      const fork: ForkRecord = { kind: 'fork', timeNs, child: process, parent: ref(parentPid, parentVersion) };
+      // fork(2) copies the image: the child ES reports is running its forker's executable and
+      // signature, so the record names the forker's image as the eslogger reader does from
+      // msg->process (a forker that predates the agent gets its image). Linux leaves it empty.
+      if (executable !== '' && parentVersion >= 0) {
+        fork.parentImage = { ...fork.parent, executable };
+        if (process.codeSignature !== undefined) fork.parentImage.codeSignature = process.codeSignature;
+      }
+      if (seq !== 0) fork.seq = seq;
+      return fork;
+    }
+    const argc = this.u32();
+    // Each arg takes at least its 4-byte length: a count beyond that is corrupt, not a huge allocation.
+    if (argc * 4 > this.end - this.pos) throw new BatchFormatError(`argc ${argc} exceeds the record`, this.pos - 4);
+    const args = new Array<string>(argc);
+    for (let i = 0; i < argc; i++) args[i] = this.string();
+
     const exec: ExecRecord = { kind: 'exec', timeNs, process, args, argsComplete: (flags & FLAG_ARGS_COMPLETE) !== 0 };
     if (seq !== 0) exec.seq = seq;
     if ((flags & FLAG_HAS_CWD) !== 0) exec.cwd = cwd;
