@@ -140,4 +140,55 @@ describe('replay: alerts through every reader, parents through the process table
     assert.match(run.stderr, /bad\.recording:4: process\.pid: expected an integer, got string/);
     assert.match(run.stderr, /bad\.recording:5: kind: unknown record kind 'teleport'/);
   });
+
+  it('a recording keeps the images a fork and an exit show (forker, exiting process) (QA D6)', async () => {
+    const file = path.join(dir, 'images.recording');
+    const writer = new RecordingWriter(fs.createWriteStream(file), { host: { osType: 'macos' }, source: 'eslogger', startedAt: 'now' });
+    const vpn = { pid: 700, pidversion: 70, executable: '/Applications/OpenVPN Connect/OpenVPN Connect.app/Contents/MacOS/OpenVPN Connect', codeSignature: { flags: 570491649, teamId: 'ACV7L3WCD8' } };
+    await writer.write({ kind: 'fork', timeNs: 1n, child: { pid: 710, pidversion: 71, executable: vpn.executable }, parent: { pid: 700, pidversion: 70 }, parentImage: vpn });
+    await writer.write({ kind: 'exit', timeNs: 2n, process: { pid: 800, pidversion: 80, executable: '/usr/libexec/daemon' } });
+    for (const [pid, parent] of [[710, 700], [810, 800]] as const) {
+      await writer.write({ kind: 'exec', timeNs: 3n, process: { pid, pidversion: pid, executable: '/bin/ls' }, args: ['ls'], argsComplete: true, parent: { pid: parent, pidversion: parent / 10 } });
+    }
+    await writer.close();
+    const run = await runKeysentry(['replay', file, '--events']);
+    assert.equal(run.status, 0, run.stderr);
+    const [fromFork, fromExit] = eventsOf(run) as [Record<string, any>, Record<string, any>];
+    assert.equal(fromFork.process.parent.executable, vpn.executable);
+    assert.equal(fromFork.process.parent.code_signature.team_id, 'ACV7L3WCD8');
+    assert.equal(fromExit.process.parent.executable, '/usr/libexec/daemon');
+  });
+
+  it('a recording rejects numbers out of their range by line: negative counts, ids, times past 64 bits (QA D16)', async () => {
+    const file = path.join(dir, 'ranges.recording');
+    const writer = new RecordingWriter(fs.createWriteStream(file), { host: { osType: 'linux' }, source: 't', startedAt: 'now' });
+    await writer.write({ kind: 'lost', timeNs: 4n, count: 2 });
+    await writer.close();
+    const exec = (extra: string): string => `{"kind":"exec","timeNs":"5","process":{"pid":3,"executable":"/x"},"args":[]${extra}}`;
+    fs.appendFileSync(
+      file,
+      [
+        '{"kind":"lost","timeNs":"5","count":-7}',
+        exec(',"seq":-1'),
+        exec(',"uid":-2'),
+        exec(',"gid":4294967296'),
+        '{"kind":"exit","timeNs":"5","process":{"pid":3},"status":2147483648}',
+        '{"kind":"exit","timeNs":"99999999999999999999999999","process":{"pid":3}}',
+        '{"kind":"exit","timeNs":"18446744073709551616","process":{"pid":3}}',
+        '{"kind":"fork","timeNs":"5","child":{"pid":4,"executable":"/x","codeSignature":{"flags":-1}},"parent":{"pid":3}}',
+        '{"kind":"exit","timeNs":"18446744073709551615","process":{"pid":3},"status":-1}',
+      ].join('\n') + '\n',
+    );
+    const run = await runKeysentry(['replay', file]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /\(keysentry\): 0 events, 1 records, 0 alerts, 8 rejected, 2 lost/);
+    assert.match(run.stderr, /ranges\.recording:3: count: expected a non-negative integer, got -7/);
+    assert.match(run.stderr, /ranges\.recording:4: seq: expected a non-negative integer, got -1/);
+    assert.match(run.stderr, /ranges\.recording:5: uid: out of range: -2 \(0 to 4294967295\)/);
+    assert.match(run.stderr, /ranges\.recording:6: gid: out of range: 4294967296/);
+    assert.match(run.stderr, /ranges\.recording:7: status: out of range: 2147483648/);
+    assert.match(run.stderr, /ranges\.recording:8: timeNs: out of range: 99999999999999999999999999 \(at most 18446744073709551615 ns\)/);
+    assert.match(run.stderr, /ranges\.recording:9: timeNs: out of range: 18446744073709551616/);
+    assert.match(run.stderr, /ranges\.recording:10: child\.codeSignature\.flags: out of range: -1/);
+  });
 });

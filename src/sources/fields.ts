@@ -75,10 +75,29 @@ export function strArray(v: unknown, path: string, field?: string): string[] {
   return v as string[];
 }
 
-/** A pid or pidversion: a non-negative integer that fits the 32-bit kernel types. */
-export function pidNumber(v: unknown, path: string, field?: string): number {
+function inRange(v: unknown, min: number, max: number, path: string, field: string | undefined): number {
   const n = int(v, path, field);
-  if (n < 0 || n > 0xffff_ffff) throw new FieldError(at(path, field), `out of range: ${n}`);
+  if (n < min || n > max) throw new FieldError(at(path, field), `out of range: ${n} (${min} to ${max})`);
+  return n;
+}
+
+/** An unsigned 32-bit kernel value: uid, gid, code-signing flags. */
+export function uint32(v: unknown, path: string, field?: string): number {
+  return inRange(v, 0, 0xffff_ffff, path, field);
+}
+
+/** A pid or pidversion: a non-negative integer that fits the 32-bit kernel types. */
+export const pidNumber = uint32;
+
+/** A signed 32-bit kernel value: a wait(2) status. */
+export function int32(v: unknown, path: string, field?: string): number {
+  return inRange(v, -0x8000_0000, 0x7fff_ffff, path, field);
+}
+
+/** A count or sequence number: a non-negative integer. */
+export function count(v: unknown, path: string, field?: string): number {
+  const n = int(v, path, field);
+  if (n < 0) throw new FieldError(at(path, field), `expected a non-negative integer, got ${n}`);
   return n;
 }
 
@@ -133,9 +152,18 @@ export function isoTimeNs(v: unknown, path: string): bigint {
   return secondNs + (frac === undefined ? 0n : BigInt(frac.padEnd(9, '0')));
 }
 
-/** A time in ns since the epoch written as a decimal string (JSON has no 64-bit integers); at most year 5138. */
+/** The largest time in ns the sources carry: the live backends' unsigned 64-bit field (year 2554). */
+export const MAX_TIME_NS = 0xffff_ffff_ffff_ffffn;
+
+/** A time in ns since the epoch written as a decimal string (JSON has no 64-bit integers). */
 export function bigintString(v: unknown, path: string): bigint {
   const s = str(v, path);
-  if (!/^\d{1,20}$/.test(s)) throw new FieldError(path, 'expected a non-negative decimal integer string');
-  return BigInt(s);
+  if (!/^\d+$/.test(s)) throw new FieldError(path, 'expected a non-negative decimal integer string');
+  // Past 20 digits it cannot fit: no BigInt of an attacker-sized string.
+  const n = s.length <= 20 ? BigInt(s) : undefined;
+  if (n === undefined || n > MAX_TIME_NS) {
+    const shown = s.length > 40 ? `${s.slice(0, 40)}… (${s.length} digits)` : s;
+    throw new FieldError(path, `out of range: ${shown} (at most ${MAX_TIME_NS} ns)`);
+  }
+  return n;
 }

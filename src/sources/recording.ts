@@ -4,9 +4,9 @@
  * strings), so that replaying it gives the alerts of the live run that wrote it.
  */
 import type { Writable } from 'node:stream';
-import type { CodeSignatureInfo, ExecRecord, ExitRecord, ProcessImage, ProcessRef, SeedRecord, SourceRecord } from '../model/records';
+import type { CodeSignatureInfo, ExecRecord, ExitRecord, ForkRecord, ProcessImage, ProcessRef, SeedRecord, SourceRecord } from '../model/records';
 import type { HostInfo } from '../process/ecs';
-import { FieldError, bigintString, isObject, obj, optBool, optInt, optStr, pidNumber, str, strArray, int, type JsonObject } from './fields';
+import { FieldError, bigintString, count, int32, isObject, obj, optBool, optStr, pidNumber, str, strArray, uint32, type JsonObject } from './fields';
 import type { SourceItem } from './types';
 
 export const RECORDING_FORMAT = 'keysentry-recording';
@@ -110,8 +110,7 @@ function image(v: unknown, path: string): ProcessImage {
   if (o.codeSignature !== undefined) {
     const c = obj(o.codeSignature, `${path}.codeSignature`);
     const cs: CodeSignatureInfo = {};
-    const flags = optInt(c.flags, `${path}.codeSignature.flags`);
-    if (flags !== undefined) cs.flags = flags;
+    if (c.flags !== undefined && c.flags !== null) cs.flags = uint32(c.flags, `${path}.codeSignature.flags`);
     const signingId = optStr(c.signingId, `${path}.codeSignature.signingId`);
     if (signingId !== undefined) cs.signingId = signingId;
     const teamId = optStr(c.teamId, `${path}.codeSignature.teamId`);
@@ -121,6 +120,11 @@ function image(v: unknown, path: string): ProcessImage {
     out.codeSignature = cs;
   }
   return out;
+}
+
+/** An exit's process: an image when the source showed what it ran, else a ref. */
+function refOrImage(v: unknown, path: string): ProcessRef | ProcessImage {
+  return isObject(v) && v.executable !== undefined ? image(v, path) : ref(v, path);
 }
 
 /** Copies the optional fields that are present, each read by its decoder. */
@@ -137,7 +141,7 @@ export function decodeRecordingLine(value: unknown): RecordingLine {
   const o = obj(value, 'line');
   const kind = str(o.kind, 'kind');
   const timeNs = bigintString(o.timeNs, 'timeNs');
-  const seq = optInt(o.seq, 'seq');
+  const seq = o.seq === undefined || o.seq === null ? undefined : count(o.seq, 'seq');
   const base = seq === undefined ? { timeNs } : { timeNs, seq };
   switch (kind) {
     case 'exec':
@@ -152,9 +156,9 @@ export function decodeRecordingLine(value: unknown): RecordingLine {
         o,
         {
           cwd: str,
-          uid: int,
-          euid: int,
-          gid: int,
+          uid: uint32,
+          euid: uint32,
+          gid: uint32,
           userName: str,
           parent: ref,
           parentExecutable: str,
@@ -163,9 +167,9 @@ export function decodeRecordingLine(value: unknown): RecordingLine {
         },
       );
     case 'fork':
-      return { kind, ...base, child: image(o.child, 'child'), parent: ref(o.parent, 'parent') };
+      return pick<ForkRecord>({ kind, ...base, child: image(o.child, 'child'), parent: ref(o.parent, 'parent') }, o, { parentImage: image });
     case 'exit':
-      return pick<ExitRecord>({ kind, ...base, process: ref(o.process, 'process') }, o, { status: int });
+      return pick<ExitRecord>({ kind, ...base, process: refOrImage(o.process, 'process') }, o, { status: int32 });
     case 'seed':
       return pick<SeedRecord>({ kind, timeNs, process: image(o.process, 'process') }, o, {
         args: strArray,
@@ -173,7 +177,7 @@ export function decodeRecordingLine(value: unknown): RecordingLine {
         startTimeNs: bigintString,
       });
     case 'lost':
-      return { kind, timeNs, count: int(o.count, 'count') };
+      return { kind, timeNs, count: count(o.count, 'count') };
     default:
       throw new FieldError('kind', `unknown record kind '${kind.slice(0, 40)}'`);
   }
