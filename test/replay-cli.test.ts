@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { keychainScenarioLines, EXPECTED_ALERTS } from './support/keychain-scenario';
 import { REPO_ROOT } from './support/paths';
 import { alertsOf, DEFAULT_RULE_ID, DEFAULT_RULES, runKeysentry, tempDir, writeLines } from './support/replay-cli';
@@ -126,6 +127,28 @@ describe('replay: unusable invocations exit 2 with a one-line error', () => {
       name: 'input in no known format',
       args: () => ['replay', writeLines(dir, 'csv.json', Array.from({ length: 1001 }, (_, i) => `{"col${i}":1}`))],
       message: /first 1000 lines; pass --format/,
+    },
+    // QA D7: every line counts toward the detection limit, not only those that parse as JSON.
+    { name: 'a text log', args: () => ['replay', writeLines(dir, 'junk.txt', Array.from({ length: 5000 }, () => 'x'))], message: /junk\.txt: no eslogger message.* first 1000 lines; pass --format/ },
+    {
+      name: 'invalid UTF-8, too long, blank and truncated lines, the format showing only after line 1000',
+      args: () => {
+        const file = path.join(dir, 'binary.dat');
+        fs.writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.alloc(5 * 1024 * 1024, 0x78), Buffer.from('\n')]));
+        for (let i = 0; i < 400; i++) fs.appendFileSync(file, Buffer.from([0xc3, 0x28, 0x0a]));
+        fs.appendFileSync(file, '\n'.repeat(300) + '{"a":\n'.repeat(300) + (keychainScenarioLines()[0] as string) + '\n');
+        return ['replay', file];
+      },
+      message: /binary\.dat: no eslogger message.* first 1000 lines; pass --format/,
+    },
+    {
+      name: 'a gzip-compressed capture',
+      args: () => {
+        const file = path.join(dir, 'capture.jsonl.gz');
+        fs.writeFileSync(file, zlib.gzipSync(keychainScenarioLines().join('\n') + '\n'));
+        return ['replay', file];
+      },
+      message: /capture\.jsonl\.gz: gzip-compressed: gunzip it or pipe through gunzip -c/,
     },
   ];
   for (const c of cases) {

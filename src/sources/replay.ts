@@ -14,8 +14,11 @@ export const REPLAY_FORMATS = ['auto', 'eslogger', 'ecs', 'keysentry'] as const;
 export type ReplayFormatOption = (typeof REPLAY_FORMATS)[number];
 export type ReplayFormat = Exclude<ReplayFormatOption, 'auto'>;
 
-/** Lines that fit no format before auto-detection gives up. */
+/** Lines that show no format (whatever is wrong with them) before auto-detection gives up. */
 export const DETECTION_LINE_LIMIT = 1000;
+
+/** The first two bytes of a gzip stream (RFC 1952). */
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
 /** The input cannot be replayed at all (undetectable format, unreadable recording header). */
 export class ReplayInputError extends Error {
@@ -68,7 +71,6 @@ export class ReplaySource implements EventSource {
   private opened = false;
   private ended = false;
   private stopped = false;
-  private undetected = 0;
   private readonly gaps = new SeqGapCounter();
   private recordingLost = 0;
   private readonly counts = { records: 0, ecs: 0, rejected: 0 };
@@ -77,7 +79,7 @@ export class ReplaySource implements EventSource {
     this.label = options.label;
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.format = options.format === 'auto' ? undefined : options.format;
-    this.lines = splitLines(options.input, this.maxLineBytes);
+    this.lines = splitLines(refuseGzip(options.input, this.label), this.maxLineBytes);
   }
 
   /** Reads until the format (and a recording's header) is known. Throws ReplayInputError. */
@@ -148,6 +150,11 @@ export class ReplaySource implements EventSource {
   }
 
   private handle(raw: RawLine, items: SourceItem[]): void {
+    // Every line counts, whatever is wrong with it (too long, not UTF-8, not JSON, blank): a
+    // gzip'd or text file must not be read to its end as an empty capture.
+    if (this.format === undefined && raw.lineNo > DETECTION_LINE_LIMIT) {
+      throw new ReplayInputError(`${this.label}: no eslogger message, ECS document or keysentry recording header in the first ${DETECTION_LINE_LIMIT} lines; pass --format`);
+    }
     const where = `${this.label}:${raw.lineNo}`;
     if ('tooLongBytes' in raw) {
       this.reject(items, where, `line too long: ${raw.tooLongBytes} bytes (limit ${this.maxLineBytes})`);
@@ -166,9 +173,6 @@ export class ReplaySource implements EventSource {
     }
     const value = parsed.value;
     if (this.format === undefined && !this.detect(value)) {
-      if (++this.undetected > DETECTION_LINE_LIMIT) {
-        throw new ReplayInputError(`${this.label}: no eslogger message, ECS document or keysentry recording header in the first ${DETECTION_LINE_LIMIT} lines; pass --format`);
-      }
       this.reject(items, where, 'not an eslogger message, an ECS document or a keysentry recording header');
       return;
     }
@@ -211,5 +215,23 @@ export class ReplaySource implements EventSource {
       case undefined:
         return undefined;
     }
+  }
+}
+
+/**
+ * Passes the input through, refusing a gzip stream at its first bytes: its lines would only be
+ * rejected one by one ("invalid UTF-8") when the fix is one command away.
+ */
+async function* refuseGzip(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, label: string): AsyncGenerator<Buffer | string> {
+  // Magic bytes matched so far (they may straddle chunks: a pipe can deliver one byte at a
+  // time); -1 once the input is known not to be gzip.
+  let matched = 0;
+  for await (const chunk of input) {
+    for (let i = 0; matched >= 0 && matched < GZIP_MAGIC.length && i < chunk.length; i++) {
+      const byte = typeof chunk === 'string' ? chunk.charCodeAt(i) : chunk[i];
+      matched = byte === GZIP_MAGIC[matched] ? matched + 1 : -1;
+    }
+    if (matched === GZIP_MAGIC.length) throw new ReplayInputError(`${label}: gzip-compressed: gunzip it or pipe through gunzip -c`);
+    yield chunk;
   }
 }
