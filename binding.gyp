@@ -24,6 +24,7 @@
             "native/linux/backends.cc",
             "native/linux/audit.cc",
             "native/linux/audit_parse.cc",
+            "native/linux/audit_rules.cc",
             "native/linux/connector.cc",
             "native/linux/diagnostics.cc",
             "native/linux/procfs.cc"

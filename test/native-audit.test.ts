@@ -9,21 +9,11 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NativeEventSource, nativeDiagnostics, type AuditDiagnostics } from '../src/sources/native';
+import { NativeEventSource } from '../src/sources/native';
+import { audit, configOf } from './support/audit';
 import { REPO_ROOT } from './support/paths';
 
 const isRoot = process.getuid?.() === 0;
-
-function audit(): AuditDiagnostics {
-  const a = nativeDiagnostics().audit;
-  assert.ok(a, 'audit status readable');
-  return a;
-}
-
-function configOf(a: AuditDiagnostics): Omit<AuditDiagnostics, 'lost'> {
-  const { lost: _lost, ...rest } = a;
-  return rest;
-}
 
 describe('audit backend and the system audit configuration (root)', function () {
   this.timeout(120_000);

@@ -240,6 +240,10 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     o.Set("sourceLost", toNumber(env, c.source_lost.load()));
     o.Set("batches", toNumber(env, c.batches.load()));
     o.Set("callbackErrors", toNumber(env, c.callback_errors.load()));
+    o.Set("repairs", toNumber(env, c.repairs.load()));
+    const CaptureHealth health = run_->session->health();
+    if (!health.last_repair.empty()) o.Set("lastRepair", health.last_repair);
+    if (!health.degraded.empty()) o.Set("degraded", health.degraded);
     std::lock_guard<std::mutex> lock(run_->error_mu);
     if (!run_->last_callback_error.empty()) o.Set("lastCallbackError", run_->last_callback_error);
     return o;

@@ -17,6 +17,10 @@ class RecordSink {
   virtual void push(ProcessRecord&& record) = 0;
   // Events the source itself says it lost (audit backlog overflow, ES seq_num gap).
   virtual void reportSourceLoss(uint64_t count) = 0;
+  // The backend found its capture undone by someone else and put it back (`what` says what).
+  virtual void reportRepair(const std::string& what) { (void)what; }
+  // Why capture is not in place and could not be repaired; empty once it is again.
+  virtual void reportDegraded(const std::string& reason) { (void)reason; }
 };
 
 // A start failure the user can act on: `what()` says what to do.

@@ -50,6 +50,22 @@ void CaptureSession::push(ProcessRecord&& record) {
 
 void CaptureSession::reportSourceLoss(uint64_t count) { counters_.source_lost.fetch_add(count, std::memory_order_relaxed); }
 
+void CaptureSession::reportRepair(const std::string& what) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  counters_.repairs.fetch_add(1, std::memory_order_relaxed);
+  health_.last_repair = what;
+}
+
+void CaptureSession::reportDegraded(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_.degraded = reason;
+}
+
+CaptureHealth CaptureSession::health() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return health_;
+}
+
 void CaptureSession::deliveryDone(uint32_t records, bool reached_js) {
   (reached_js ? counters_.delivered : counters_.dropped).fetch_add(records, std::memory_order_relaxed);
   {

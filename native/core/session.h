@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct Counters {
   std::atomic<uint64_t> source_lost{0};  // events the source itself reported lost
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> callback_errors{0};  // the JavaScript callback threw
+  std::atomic<uint64_t> repairs{0};  // capture undone by someone else and put back
+};
+
+// What the backend last said about its capture: the last repair, and why it is degraded.
+struct CaptureHealth {
+  std::string last_repair;
+  std::string degraded;  // empty: capture is in place
 };
 
 // Implemented by the N-API layer. Both return false when JavaScript can no longer take
@@ -67,6 +75,9 @@ class CaptureSession final : public RecordSink {
 
   void push(ProcessRecord&& record) override;
   void reportSourceLoss(uint64_t count) override;
+  void reportRepair(const std::string& what) override;
+  void reportDegraded(const std::string& reason) override;
+  CaptureHealth health() const;
 
  private:
   void flushLoop();
@@ -79,6 +90,8 @@ class CaptureSession final : public RecordSink {
   Delivery& delivery_;
   RecordQueue queue_;
   Counters counters_;
+  mutable std::mutex health_mu_;
+  CaptureHealth health_;
 
   std::mutex flight_mu_;
   std::condition_variable flight_cv_;

@@ -5,8 +5,10 @@
 // Coexistence (docs/native.md): with no audit daemon we register as the audit daemon
 // (unicast); when another daemon (auditd) owns that channel we read the same records from
 // the AUDIT_NLGRP_READLOG multicast group and leave the daemon alone. Either way we add our
-// own execve rules (key "keysentry") and remove them, and undo every other setting we
-// changed, on stop.
+// own execve rules (key "keysentry-<pid>-<n>": each source owns and removes only its own) and
+// undo every other setting we changed on stop, unless another keysentry still reads: then
+// the settings stay, and the one that takes over as daemon restores them at its stop.
+// A watchdog puts back, and reports, what someone else undid while we run.
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <fcntl.h>
@@ -23,18 +25,23 @@
 #include <vector>
 
 #include "audit_parse.h"
+#include "audit_rules.h"
 #include "linux_backends.h"
 #include "procfs.h"
 
 namespace keysentry {
 namespace {
 
-constexpr const char* kRuleKey = "keysentry";
 constexpr const char* kSavedSettingsFile = "/run/keysentry-audit.saved";
 constexpr uint32_t kBacklogWhileRunning = 8192;
 constexpr int kReceiveBuffer = 16 << 20;
 constexpr auto kHousekeeping = std::chrono::milliseconds(100);
-constexpr auto kLostPoll = std::chrono::seconds(1);
+// Status (lost counter, enabled, daemon) and our rules are checked this often: a rule
+// removed by someone else (auditctl -D, another agent, an auditd reload) is back within it.
+constexpr auto kWatchdog = std::chrono::seconds(1);
+// After taking over as daemon, the kernel may hand us records it held while no daemon
+// was registered, which the multicast group already gave us: those are dropped for this long.
+constexpr auto kTakeoverReplay = std::chrono::seconds(10);
 
 struct ExecRule {
   uint32_t arch;
@@ -53,8 +60,8 @@ std::vector<ExecRule> execRules() {
 #endif
 }
 
-std::vector<uint8_t> ruleData(const ExecRule& rule) {
-  const size_t key_len = std::strlen(kRuleKey);
+std::vector<uint8_t> ruleData(const ExecRule& rule, const std::string& key) {
+  const size_t key_len = key.size();
   std::vector<uint8_t> data(sizeof(audit_rule_data) + key_len, 0);
   auto* r = reinterpret_cast<audit_rule_data*>(data.data());
   r->flags = AUDIT_FILTER_EXIT;
@@ -68,13 +75,24 @@ std::vector<uint8_t> ruleData(const ExecRule& rule) {
   r->values[1] = static_cast<uint32_t>(key_len);
   r->fieldflags[1] = AUDIT_EQUAL;
   r->buflen = static_cast<uint32_t>(key_len);
-  std::memcpy(r->buf, kRuleKey, key_len);
+  std::memcpy(r->buf, key.data(), key_len);
   return data;
 }
 
+bool processAlive(int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// A rule as AUDIT_LIST_RULES returns it: the bytes (AUDIT_DEL_RULE takes them back as
+// they are), its key and its arch.
+struct ListedRule {
+  std::vector<uint8_t> data;
+  std::string key;
+  uint32_t arch = 0;
+};
+
 class AuditBackend final : public Backend {
  public:
-  explicit AuditBackend(const BackendOptions& options) : self_pid_(options.self_pid) {}
+  explicit AuditBackend(const BackendOptions& options)
+      : self_pid_(options.self_pid), rule_key_(audit_rules::newKey(static_cast<int32_t>(::getpid()))) {}
   ~AuditBackend() override { stop(); }
 
   const char* name() const override { return "audit"; }
@@ -193,72 +211,109 @@ class AuditBackend final : public Backend {
     }
     lost_baseline_ = status.lost;
 
-    bool shared = status.pid != 0 && static_cast<pid_t>(status.pid) != ::getpid() && ::kill(status.pid, 0) == 0;
-    if (!shared) {
-      audit_status s{};
-      s.pid = static_cast<uint32_t>(::getpid());
-      const int err = setStatus(AUDIT_STATUS_PID, s);
-      if (err == EEXIST) {
-        shared = true;
-      } else if (err != 0) {
-        throw BackendError("EAUDIT", "cannot register as the audit daemon: " + errnoText(err));
-      } else {
-        registered_ = true;
-      }
-    }
-    uint32_t original_enabled = status.enabled;
-    uint32_t original_backlog = status.backlog_limit;
-    if (shared) {
+    const bool other_daemon = status.pid != 0 && static_cast<pid_t>(status.pid) != ::getpid() && processAlive(static_cast<int32_t>(status.pid));
+    int err = other_daemon ? EEXIST : becomeDaemon(status);
+    if (err == EEXIST) {
       events_ = Fd(openSocket(1u << (AUDIT_NLGRP_READLOG - 1)));
-    } else {
-      // An agent killed before it could restore left its changes, and the originals in
-      // the saved file: those are the system's settings.
-      loadSavedSettings(original_enabled, original_backlog);
-      // As the daemon, records wait in the kernel's backlog while we read; the default (64)
-      // overflows in a burst of execs.
-      if (original_backlog < kBacklogWhileRunning) restore_backlog_ = original_backlog;
-      if (original_enabled == 0) restore_enabled_ = true;
-      // Saved before anything changes, so that a crash at any point can be undone.
-      if (restore_backlog_ >= 0 || restore_enabled_) saveSettings(original_enabled, original_backlog);
-      if (status.backlog_limit < kBacklogWhileRunning) {
-        audit_status s{};
-        s.backlog_limit = kBacklogWhileRunning;
-        setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s);
-      }
+    } else if (err != 0) {
+      throw BackendError("EAUDIT", "cannot register as the audit daemon: " + errnoText(err));
     }
     if (status.enabled == 0) {
-      audit_status s{};
-      s.enabled = 1;
-      if (int err = setStatus(AUDIT_STATUS_ENABLED, s)) {
-        throw BackendError("EAUDIT", "cannot enable audit: " + errnoText(err));
-      }
-      restore_enabled_ = true;
+      if ((err = enable())) throw BackendError("EAUDIT", "cannot enable audit: " + errnoText(err));
     }
+    removeStaleRules();
     for (const ExecRule& rule : execRules()) {
-      const std::vector<uint8_t> data = ruleData(rule);
-      const int err = request(AUDIT_ADD_RULE, data.data(), data.size());
-      // EEXIST as the daemon: a rule with our key survived a killed agent; ours to remove.
-      // EEXIST beside another daemon: it may be another reader's (or the admin's): leave it.
-      if (err == 0 || (err == EEXIST && !shared)) {
+      const std::vector<uint8_t> data = ruleData(rule, rule_key_);
+      err = request(AUDIT_ADD_RULE, data.data(), data.size());
+      // EEXIST: a killed agent with our pid left it: ours now, removed at stop.
+      if (err == 0 || err == EEXIST) {
         installed_.push_back(rule);
-      } else if (err != EEXIST && !rule.optional) {
+      } else if (!rule.optional) {
         throw BackendError("EAUDIT", "cannot add the execve audit rule: " + errnoText(err));
       }
     }
   }
 
+  // Registers as the audit daemon and takes on its settings: 0, EEXIST when another daemon
+  // holds the channel, or another errno.
+  int becomeDaemon(const audit_status& status) {
+    audit_status s{};
+    s.pid = static_cast<uint32_t>(::getpid());
+    if (int err = setStatus(AUDIT_STATUS_PID, s)) return err;
+    registered_ = true;
+    uint32_t original_enabled = status.enabled;
+    uint32_t original_backlog = status.backlog_limit;
+    // An agent killed before it could restore, or one that stopped while we read beside it,
+    // left its changes and the originals in the saved file: those are the system's settings.
+    loadSavedSettings(original_enabled, original_backlog);
+    // As the daemon, records wait in the kernel's backlog while we read; the default (64)
+    // overflows in a burst of execs.
+    if (original_backlog < kBacklogWhileRunning) restore_backlog_ = original_backlog;
+    if (original_enabled == 0) restore_enabled_ = true;
+    // Saved before anything changes, so that a crash at any point can be undone.
+    if (restore_backlog_ >= 0 || restore_enabled_) saveSettings(original_enabled, original_backlog);
+    if (status.backlog_limit < kBacklogWhileRunning) {
+      audit_status b{};
+      b.backlog_limit = kBacklogWhileRunning;
+      setStatus(AUDIT_STATUS_BACKLOG_LIMIT, b);
+    }
+    return 0;
+  }
+
+  int enable() {
+    audit_status s{};
+    s.enabled = 1;
+    const int err = setStatus(AUDIT_STATUS_ENABLED, s);
+    if (err == 0) restore_enabled_ = true;
+    return err;
+  }
+
+  int listRules(std::vector<ListedRule>& out) {
+    out.clear();
+    listing_ = &out;
+    const int err = request(AUDIT_LIST_RULES, nullptr, 0, NLMSG_DONE);
+    listing_ = nullptr;
+    return err;
+  }
+
+  // Rules of keysentry agents that are gone (SIGKILL): nobody else will remove them. The
+  // bare "keysentry" key of older agents is removed only by the daemon, as those did: beside
+  // another daemon it may be a running older reader's.
+  void removeStaleRules() {
+    std::vector<ListedRule> rules;
+    if (listRules(rules) != 0) return;
+    for (const ListedRule& rule : rules) {
+      int32_t owner = 0;
+      if (!audit_rules::isKeysentryKey(rule.key, owner) || rule.key == rule_key_) continue;
+      if (owner == 0 ? registered_ : !processAlive(owner)) request(AUDIT_DEL_RULE, rule.data.data(), rule.data.size());
+    }
+  }
+
+  // Whether another running keysentry has rules installed, i.e. still reads audit records.
+  bool otherReaderRunning() {
+    std::vector<ListedRule> rules;
+    if (listRules(rules) != 0) return false;
+    for (const ListedRule& rule : rules) {
+      int32_t owner = 0;
+      if (audit_rules::isKeysentryKey(rule.key, owner) && owner > 0 && rule.key != rule_key_ && processAlive(owner)) return true;
+    }
+    return false;
+  }
+
   // The settings keysentry changes as the audit daemon, kept in /run (cleared at boot, as
   // the kernel's audit settings are) until a clean stop has restored them.
-  static void loadSavedSettings(uint32_t& enabled, uint32_t& backlog) {
+  static bool loadSavedSettings(uint32_t& enabled, uint32_t& backlog) {
     Fd fd(::open(kSavedSettingsFile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd.valid()) return;
+    if (!fd.valid()) return false;
     char text[128] = {};
     const ssize_t n = ::read(fd.get(), text, sizeof text - 1);
     unsigned e = 0, b = 0;
     if (n > 0 && std::sscanf(text, "enabled=%u backlog_limit=%u", &e, &b) == 2 && e <= 1 && b > 0) {
       enabled = e;
       backlog = b;
+      return true;
     }
+    return false;
   }
 
   static void saveSettings(uint32_t enabled, uint32_t backlog) {
@@ -275,10 +330,20 @@ class AuditBackend final : public Backend {
     awaiting_seq_ = 0;
     sink_muted_ = true;  // stop() promises no push() after it returns
     for (const ExecRule& rule : installed_) {
-      const std::vector<uint8_t> data = ruleData(rule);
+      const std::vector<uint8_t> data = ruleData(rule, rule_key_);
       request(AUDIT_DEL_RULE, data.data(), data.size());
     }
     installed_.clear();
+    // Another keysentry reads beside us: audit must stay on for it. The saved file keeps
+    // the originals; the reader takes over as daemon and restores them at its own stop.
+    const bool other_reader = otherReaderRunning();
+    const bool hand_over = registered_ && other_reader;
+    // The last reader, stopping before it took over from a daemon that handed over to it.
+    if (!registered_ && !other_reader) restoreHandedOver();
+    if (hand_over) {
+      restore_backlog_ = -1;
+      restore_enabled_ = false;
+    }
     if (restore_backlog_ >= 0) {
       audit_status s{};
       s.backlog_limit = static_cast<uint32_t>(restore_backlog_);
@@ -292,7 +357,7 @@ class AuditBackend final : public Backend {
       restore_enabled_ = false;
     }
     if (registered_) {
-      ::unlink(kSavedSettingsFile);
+      if (!hand_over) ::unlink(kSavedSettingsFile);
       audit_status s{};
       s.pid = 0;
       setStatus(AUDIT_STATUS_PID, s);
@@ -302,12 +367,31 @@ class AuditBackend final : public Backend {
     ctl_.reset();
   }
 
+  // Restores the settings a stopped keysentry daemon left on for us (they are in the saved
+  // file), unless a daemon runs now: it owns the settings.
+  void restoreHandedOver() {
+    audit_status status{};
+    if (getStatus(status) != 0 || (status.pid != 0 && processAlive(static_cast<int32_t>(status.pid)))) return;
+    uint32_t enabled = status.enabled;
+    uint32_t backlog = status.backlog_limit;
+    if (!loadSavedSettings(enabled, backlog)) return;
+    audit_status s{};
+    s.backlog_limit = backlog;
+    setStatus(AUDIT_STATUS_BACKLOG_LIMIT, s);
+    if (enabled == 0 && status.enabled == 1) {
+      s.enabled = 0;
+      setStatus(AUDIT_STATUS_ENABLED, s);
+    }
+    ::unlink(kSavedSettingsFile);
+  }
+
   // ---- capture ----
   void captureLoop() {
-    const int event_fd = events_.valid() ? events_.get() : ctl_.get();
     auto next_housekeeping = std::chrono::steady_clock::now() + kHousekeeping;
-    auto next_lost_poll = std::chrono::steady_clock::now() + kLostPoll;
+    auto next_watchdog = std::chrono::steady_clock::now() + kWatchdog;
     for (;;) {
+      // Records come on ctl_ as the daemon, on events_ as a multicast reader (until a takeover).
+      const int event_fd = events_.valid() ? events_.get() : ctl_.get();
       pollfd fds[3] = {{capture_.wakeFd(), POLLIN, 0}, {event_fd, POLLIN, 0}, {ctl_.get(), POLLIN, 0}};
       const nfds_t n = events_.valid() ? 3 : 2;
       const int ready = ::poll(fds, n, static_cast<int>(kHousekeeping.count()));
@@ -321,23 +405,75 @@ class AuditBackend final : public Backend {
         emitDone();
         next_housekeeping = now + kHousekeeping;
       }
-      if (now >= next_lost_poll) {
-        pollLost();
-        next_lost_poll = now + kLostPoll;
+      if (now >= next_watchdog) {
+        watchdog();
+        next_watchdog = std::chrono::steady_clock::now() + kWatchdog;
       }
     }
   }
 
-  // Asks for the kernel's lost counter; the reply arrives through drain().
-  void pollLost() {
-    nlmsghdr nlh{};
-    nlh.nlmsg_len = NLMSG_LENGTH(0);
-    nlh.nlmsg_type = AUDIT_GET;
-    nlh.nlmsg_flags = NLM_F_REQUEST;
-    nlh.nlmsg_seq = ++seq_;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    ::sendto(ctl_.get(), &nlh, nlh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  // Checks that capture is still in place (audit on, a daemon draining the records, our
+  // rules installed) and puts back what someone else undid, reporting each repair; what it
+  // cannot put back makes the capture degraded, with the reason, until it can.
+  // The status reply also feeds the lost counter (handle()).
+  void watchdog() {
+    try {
+      checkCapture();
+    } catch (const BackendError& e) {  // the multicast socket could not be reopened
+      sink_->reportDegraded(e.what());
+    }
+  }
+
+  void checkCapture() {
+    audit_status status{};
+    if (int err = getStatus(status)) {
+      sink_->reportDegraded("cannot read the audit status: " + errnoText(err));
+      return;
+    }
+    std::string degraded;
+    const auto self = static_cast<uint32_t>(::getpid());
+    if (registered_ && status.pid != self) {
+      registered_ = false;  // the kernel dropped us as daemon; register again below
+      if (!events_.valid()) events_ = Fd(openSocket(1u << (AUDIT_NLGRP_READLOG - 1)));
+    }
+    if (!registered_ && (status.pid == 0 || !processAlive(static_cast<int32_t>(status.pid)))) {
+      const uint32_t gone = status.pid;
+      if (becomeDaemon(status) == 0) {
+        // Records now come to us directly; the multicast copy would double them.
+        events_.reset();
+        replay_floor_ = emitted_serial_max_;
+        replay_until_ = std::chrono::steady_clock::now() + kTakeoverReplay;
+        removeStaleRules();
+        report(gone == 0 ? "no audit daemon was registered; keysentry took over as the audit daemon"
+                         : "the audit daemon (pid " + std::to_string(gone) + ") is gone; keysentry took over as the audit daemon");
+      }
+    }
+    if (status.enabled == 0) {
+      if (int err = enable()) degraded = "audit is disabled and cannot be enabled: " + errnoText(err);
+      else report("audit was disabled by someone else; re-enabled");
+    }
+    std::vector<ListedRule> rules;
+    if (int err = listRules(rules)) {
+      degraded = "cannot list the audit rules: " + errnoText(err);
+    } else {
+      for (const ExecRule& rule : installed_) {
+        bool present = false;
+        for (const ListedRule& listed : rules) present = present || (listed.key == rule_key_ && listed.arch == rule.arch);
+        if (present) continue;
+        const std::vector<uint8_t> data = ruleData(rule, rule_key_);
+        if (int err = request(AUDIT_ADD_RULE, data.data(), data.size())) {
+          degraded = "audit rule removed by someone else and cannot be re-installed: " + errnoText(err) +
+                     (status.enabled == 2 ? " (the audit configuration is locked: auditctl -e 2)" : "");
+        } else {
+          report("audit rule removed by someone else; re-installed");
+        }
+      }
+    }
+    sink_->reportDegraded(degraded);
+  }
+
+  void report(const std::string& what) {
+    if (sink_ != nullptr && !sink_muted_) sink_->reportRepair(what);
   }
 
   void drain(int fd) {
@@ -377,6 +513,20 @@ class AuditBackend final : public Backend {
       }
       return;
     }
+    if (nlh->nlmsg_type == NLMSG_DONE) {
+      if (awaiting_reply_ == NLMSG_DONE && nlh->nlmsg_seq == awaiting_seq_) ack_result_ = 0;
+      return;
+    }
+    if (nlh->nlmsg_type == AUDIT_LIST_RULES) {
+      if (listing_ == nullptr || nlh->nlmsg_seq != awaiting_seq_) return;
+      const auto* rule = reinterpret_cast<const audit_rule_data*>(data);
+      ListedRule listed;
+      listed.data.assign(data, data + payload);
+      listed.key = std::string(audit_rules::filterKey(rule, payload));
+      listed.arch = audit_rules::arch(rule, payload);
+      listing_->push_back(std::move(listed));
+      return;
+    }
     if (nlh->nlmsg_type == AUDIT_GET) {
       if (payload < sizeof(audit_status)) return;
       audit_status s;
@@ -399,8 +549,11 @@ class AuditBackend final : public Backend {
     if (sink_ != nullptr && !sink_muted_) {
       if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
     }
+    const bool replaying = replay_floor_ != 0 && std::chrono::steady_clock::now() < replay_until_;
     for (audit::ExecEvent& e : done_) {
       if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
+      if (replaying && e.serial <= replay_floor_) continue;  // already read from the multicast group
+      if (e.serial > emitted_serial_max_) emitted_serial_max_ = e.serial;
       ProcessRecord r;
       r.kind = RecordKind::Exec;
       r.time_ns = e.time_ns;
@@ -423,6 +576,7 @@ class AuditBackend final : public Backend {
   }
 
   const int32_t self_pid_;
+  const std::string rule_key_;  // "keysentry-<pid>-<n>": ours alone
   RecordSink* sink_ = nullptr;
   bool sink_muted_ = false;
   Fd ctl_;
@@ -435,6 +589,10 @@ class AuditBackend final : public Backend {
   uint16_t awaiting_reply_ = 0;
   int ack_result_ = -1;
   audit_status* status_reply_ = nullptr;
+  std::vector<ListedRule>* listing_ = nullptr;  // collects an AUDIT_LIST_RULES reply
+  uint64_t emitted_serial_max_ = 0;
+  uint64_t replay_floor_ = 0;
+  std::chrono::steady_clock::time_point replay_until_{};
   uint32_t lost_baseline_ = 0;
   bool registered_ = false;
   bool restore_enabled_ = false;

@@ -42,6 +42,8 @@ class ForkExecGate final : public RecordSink {
   }
 
   void reportSourceLoss(uint64_t count) override { sink_->reportSourceLoss(count); }
+  void reportRepair(const std::string& what) override { sink_->reportRepair(what); }
+  void reportDegraded(const std::string& reason) override { sink_->reportDegraded(reason); }
 
  private:
   static constexpr size_t kMaxRemembered = 1u << 16;

@@ -1,4 +1,5 @@
-// Linux diagnostics: the kernel audit status and how many audit rules carry keysentry's key.
+// Linux diagnostics: the kernel audit status and how many audit rules carry a keysentry key
+// ("keysentry-<pid>", or the bare "keysentry" of older agents).
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -7,14 +8,13 @@
 #include <cstring>
 #include <string>
 
+#include "audit_rules.h"
 #include "diagnostics.h"
 #include "procfs.h"
 
 namespace keysentry {
 
 namespace {
-
-constexpr const char* kRuleKey = "keysentry";
 
 bool send(int fd, uint16_t type, uint16_t flags, uint32_t seq) {
   nlmsghdr nlh{};
@@ -25,22 +25,6 @@ bool send(int fd, uint16_t type, uint16_t flags, uint32_t seq) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   return ::sendto(fd, &nlh, nlh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0;
-}
-
-bool hasOurKey(const audit_rule_data* rule, size_t len) {
-  if (len < sizeof(audit_rule_data)) return false;
-  size_t offset = 0;
-  for (uint32_t i = 0; i < rule->field_count && i < AUDIT_MAX_FIELDS; ++i) {
-    const uint32_t field = rule->fields[i];
-    const bool has_buffer = field == AUDIT_FILTERKEY || field == AUDIT_WATCH || field == AUDIT_DIR || field == AUDIT_EXE ||
-                            (field >= AUDIT_SUBJ_USER && field <= AUDIT_OBJ_LEV_HIGH);
-    if (!has_buffer) continue;
-    const uint32_t n = rule->values[i];
-    if (offset + n > rule->buflen || sizeof(audit_rule_data) + offset + n > len) return false;
-    if (field == AUDIT_FILTERKEY && n == std::strlen(kRuleKey) && std::memcmp(rule->buf + offset, kRuleKey, n) == 0) return true;
-    offset += n;
-  }
-  return false;
 }
 
 }  // namespace
@@ -67,7 +51,8 @@ std::string platformDiagnostics() {
         std::memcpy(&status, NLMSG_DATA(nlh), sizeof status);
         have_status = true;
       } else if (nlh->nlmsg_type == AUDIT_LIST_RULES) {
-        if (hasOurKey(static_cast<const audit_rule_data*>(NLMSG_DATA(nlh)), payload)) ++our_rules;
+        int32_t owner = 0;
+        if (audit_rules::isKeysentryKey(audit_rules::filterKey(static_cast<const audit_rule_data*>(NLMSG_DATA(nlh)), payload), owner)) ++our_rules;
       } else if (nlh->nlmsg_type == NLMSG_DONE || (nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq == 2)) {
         rules_done = true;
       }

@@ -47,7 +47,44 @@ export interface AgentSnapshot {
   /** Events the source lost (kernel, queue); own activity skipped. */
   lost: number;
   ownSkipped: number;
+  capture: CaptureHealth;
   native?: NativeCounters;
+}
+
+/** Whether the kernel event feed is still in place (docs/native.md, watchdog). */
+export interface CaptureHealth {
+  /** Times capture was undone by someone else and put back. */
+  repairs: number;
+  lastRepair: string | null;
+  /** Why capture is not in place (detection is blind), null when it is. */
+  degraded: string | null;
+}
+
+const CAPTURE_CHECK_MS = 1000;
+
+function captureHealth(native: NativeCounters | undefined): CaptureHealth {
+  return { repairs: native?.repairs ?? 0, lastRepair: native?.lastRepair ?? null, degraded: native?.degraded ?? null };
+}
+
+/**
+ * Logs each repair the backend made (a warning: someone removed the agent's audit rules or
+ * disabled audit) and each change of the degraded state (an error while it lasts).
+ */
+function watchCapture(read: () => CaptureHealth, log: AgentLog): NodeJS.Timeout {
+  let seen: CaptureHealth = read();
+  const timer = setInterval(() => {
+    const now = read();
+    if (now.repairs > seen.repairs && now.lastRepair !== null) {
+      log('warn', `${now.lastRepair} (${now.repairs} repairs since start)`, { repairs: now.repairs });
+    }
+    if (now.degraded !== seen.degraded) {
+      if (now.degraded !== null) log('error', `capture degraded, processes are not watched: ${now.degraded}`, { degraded: now.degraded });
+      else log('info', 'capture restored');
+    }
+    seen = now;
+  }, CAPTURE_CHECK_MS);
+  timer.unref();
+  return timer;
 }
 
 export interface RunningAgent {
@@ -141,6 +178,8 @@ export function startAgent(options: AgentOptions): RunningAgent {
     const inner = (live as { inner?: EventSource }).inner ?? live;
     return inner instanceof NativeEventSource ? inner.counters() : undefined;
   };
+  const captureWatch = watchCapture(() => captureHealth(nativeCounters()), log);
+  void done.finally(() => clearInterval(captureWatch));
 
   return {
     sourceName: live.name,
@@ -173,6 +212,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
         rejected,
         lost: live.stats().lost,
         ownSkipped: source.filter.skipped,
+        capture: captureHealth(native),
       };
       if (native !== undefined) snap.native = native;
       return snap;
@@ -221,6 +261,8 @@ export function agentHeartbeat(agent: () => RunningAgent | null): () => Record<s
       events_rejected: s.rejected,
       alerts: s.alerts,
       last_alert: s.lastAlert,
+      capture_repairs: s.capture.repairs,
+      capture_degraded: s.capture.degraded,
     };
   };
 }

@@ -134,6 +134,7 @@ async function serveStatus(config: AgentConfig, agent: RunningAgent, extras: Ext
         startedAt: s.startedAt,
         uptimeSeconds: Math.round(uptime),
         source: s.source.replace(/^native:/, ''),
+        capture: s.capture,
         rulesLoaded: s.rulesLoaded,
         configFile: config.configFile,
         events: { total: s.events, perSecond: meter.perSecond() },

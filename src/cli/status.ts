@@ -49,10 +49,16 @@ export function formatStatus(status: AgentStatus): string {
       ? 'off (no delivery.url; alerts are logged only)'
       : `${delivery.connected ? 'connected' : 'disconnected'} to ${delivery.url}; last ${delivery.lastDelivery ?? 'never'}` +
         (delivery.lastError === null ? '' : `; last error: ${delivery.lastError}`);
+  const capture = status.capture;
+  // Degraded: the process runs but sees no process execs; it must not read as "running".
+  const state = capture?.degraded != null ? `DEGRADED, processes are not watched: ${capture.degraded};` : 'running';
   const rows: Array<[string, string]> = [
-    ['agent', `running (pid ${status.pid}, up ${duration(status.uptimeSeconds)}, version ${status.version})`],
+    ['agent', `${state} (pid ${status.pid}, up ${duration(status.uptimeSeconds)}, version ${status.version})`],
     ['config', status.configFile ?? '(built-in defaults)'],
     ['source', status.source],
+    ...(capture === undefined || capture.repairs === 0
+      ? []
+      : ([['capture', `repaired ${capture.repairs} times (last: ${capture.lastRepair ?? '?'})`]] as Array<[string, string]>)),
     ['rules loaded', String(status.rulesLoaded)],
     ['events', `${status.events.total} total, ${status.events.perSecond.toFixed(1)}/s`],
     ['alerts', `${status.alerts.total}${status.alerts.last === null ? '' : ` (last ${status.alerts.last})`}`],

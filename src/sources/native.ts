@@ -42,6 +42,11 @@ export interface NativeCounters {
   batches: number;
   callbackErrors: number;
   lastCallbackError?: string;
+  /** Times the backend found its capture undone by someone else (audit rules deleted, audit disabled) and put it back. */
+  repairs: number;
+  lastRepair?: string;
+  /** Set while capture is not in place and cannot be repaired: why. */
+  degraded?: string;
 }
 
 /** The raw addon object: what `onDelivery` receives depends on `delivery`. */
@@ -65,7 +70,7 @@ export interface AuditDiagnostics {
   pid: number;
   backlogLimit: number;
   lost: number;
-  /** Audit rules carrying keysentry's key ("keysentry"); null when the list was unreadable. */
+  /** Audit rules carrying a keysentry key ("keysentry-<pid>", or older agents' "keysentry"); null when the list was unreadable. */
   keysentryRules: number | null;
 }
 
@@ -204,6 +209,7 @@ export class NativeEventSource implements EventSource {
       sourceLost: s.sourceLost ?? 0,
       batches: s.batches ?? 0,
       callbackErrors: s.callbackErrors ?? 0,
+      repairs: s.repairs ?? 0,
     };
   }
 

@@ -16,6 +16,8 @@ export interface AgentStatus {
   uptimeSeconds: number;
   /** The source that runs: es | eslogger | audit | connector | replay. */
   source: string;
+  /** Whether the kernel event feed is in place (live agents; absent from older agents). */
+  capture?: { repairs: number; lastRepair: string | null; degraded: string | null };
   rulesLoaded: number;
   configFile: string | null;
   events: { total: number; perSecond: number };
