@@ -92,7 +92,7 @@ const SUBCOMMAND_GRAMMAR: ReadonlyMap<string, string> = new Map([['security', 'h
 const TOOL_BY_SIGNING_ID: ReadonlyMap<string, string> = new Map([['com.apple.security', 'security']]);
 
 /** The tool an exec runs: by code identity when the signature names one of ours, else by its name. */
-export function toolName(processName: string | undefined, signingId: string | undefined): string | undefined {
+export function toolName<Name extends string | undefined>(processName: Name, signingId: string | undefined): string | Name {
   return (signingId === undefined ? undefined : TOOL_BY_SIGNING_ID.get(signingId)) ?? processName;
 }
 
@@ -162,7 +162,7 @@ export function enrichEvent(event: EcsProcessEvent): void {
   const cwd = typeof p.working_directory === 'string' ? p.working_directory : undefined;
   // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
   const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
-  const tool = toolName(p.name, p.code_signature?.signing_id) ?? p.name;
+  const tool = toolName(p.name, p.code_signature?.signing_id);
   // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
   if (!SUBCOMMAND_GRAMMAR.has(tool) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
   const input: NormalizeInput = { args, processName: tool };
