@@ -28,6 +28,7 @@ const SYNTHETIC_QUERIES = [
   'process where process.name in~ ("SECURITY", "cat*") or ?process.no_such.field : "x" or process.user.id != "0"',
   'any where process.executable regex~ "/usr/(s?bin)/[a-z]+" and not process.code_signature.trusted == true',
   'process where `process`.name like ("s*", "c?t") and not process.args in ("-d", "find-certificate")',
+  'process where ?foo.n >= 3 and ?foo.b == true or ?foo.s in ("x", 4, false) or ?foo.s like~ "A*" or not ?foo.t : "y"',
 ];
 
 type Literal = string | number | boolean;
@@ -98,10 +99,16 @@ function buildTargets(rules: readonly RuleMeta[], rnd: () => number): Target[] {
     const pools = new Map<string, { likely: Literal[]; all: Literal[] }>();
     for (const [field, { values, regex }] of literals) {
       const type = FIELD_SCHEMA.get(field);
-      if (type === undefined) continue;
-      const kind = valueKind(type);
       const likely: Literal[] = [];
       const others: Literal[] = [];
+      if (type === undefined) {
+        // An ?optional field the schema does not know: each literal itself, and the same value as another type.
+        for (const v of values) likely.push(v), others.push(typeof v === 'string' ? v.toUpperCase() : String(v), typeof v === 'number' ? v + 1 : 0);
+        others.push(true, 'true', 'ab');
+        pools.set(field, { likely, all: [...likely, ...others] });
+        continue;
+      }
+      const kind = valueKind(type);
       if (kind === 'number') for (const v of values) likely.push(Number(v)), others.push(Number(v) + 1, Number(v) - 1, String(v));
       else if (kind === 'boolean') likely.push(true, false), others.push('true');
       else for (const v of values) {
@@ -130,7 +137,9 @@ function makeDoc(t: Target, rnd: () => number): object {
     if (r < (leaning ? 0.04 : 0.12)) continue;
     if (r < 0.15) flat[field] = rnd() < 0.5 ? null : [];
     else if (r < 0.55) flat[field] = pick(pool);
-    else flat[field] = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => pick(pool));
+    else if (r < 0.9) flat[field] = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => pick(pool));
+    // Nested arrays, which Elasticsearch indexes flat.
+    else flat[field] = [pick(pool), [[pick(pool)], []]];
   }
   const style = rnd();
   if (style < 0.4) return flat;

@@ -172,12 +172,35 @@ describe('rules: EQL semantics', () => {
       assert.ok(q('process where process.args == null')(proc({ args: [] })));
       assert.ok(!q('process where process.args_count > 1')(proc({ args_count: null })));
     });
-    it('an unknown ?optional field evaluates as missing', () => {
+    it('an unknown ?optional field is missing when absent, and read with the literal\'s type when the event has it', () => {
       const p = q('process where ?process.no_such_field : "x" or process.name == "cat"');
       assert.ok(p(proc({ name: 'cat' })));
-      assert.ok(!p(proc({ name: 'dog', no_such_field: 'x' })));
+      assert.ok(p(proc({ name: 'dog', no_such_field: 'X' })));
+      assert.ok(!p(proc({ name: 'dog' })));
       assert.ok(q('process where ?process.no_such_field == null')(proc({})));
+      assert.ok(!q('process where ?process.no_such_field == null')(proc({ no_such_field: 'x' })));
+      assert.ok(q('process where ?process.no_such_field != null')(proc({ no_such_field: 0 })));
       assert.ok(q('process where not ?process.no_such_field in ("x")')(proc({})));
+      assert.ok(!q('process where not ?process.no_such_field in ("x")')(proc({ no_such_field: ['y', 'x'] })));
+      // Dotted, nested, backtick: the same field.
+      assert.ok(q('process where ?foo.bar == "x"')(proc({}, { foo: { bar: 'x' } })));
+      assert.ok(q('process where ?foo.bar == "x"')(proc({}, { 'foo.bar': 'x' })));
+      assert.ok(q('process where ?`foo`.bar like~ "X*"')(proc({}, { foo: { bar: 'xyz' } })));
+      // Each comparison reads the field with its literal's type; other types never match (no keyword conversion).
+      assert.ok(q('process where ?foo.n > 3')(proc({}, { foo: { n: 4 } })));
+      assert.ok(!q('process where ?foo.n > 3')(proc({}, { foo: { n: '4' } })));
+      assert.ok(!q('process where ?foo.n == "4"')(proc({}, { foo: { n: 4 } })));
+      assert.ok(q('process where ?foo.n in (4, "x")')(proc({}, { foo: { n: [1, 4] } })));
+      assert.ok(q('process where ?foo.b == true')(proc({}, { foo: { b: true } })));
+      assert.ok(!q('process where ?foo.b == true')(proc({}, { foo: { b: 'true' } })));
+      assert.ok(q('process where ?foo.b')(proc({}, { foo: { b: true } })));
+      assert.ok(!q('process where ?foo.b')(proc({}, { foo: { b: 'x' } })));
+      assert.ok(q('process where startsWith(?foo.s, "ab") and length(?foo.s) == 3 and ?foo.s < "b"')(proc({}, { foo: { s: 'abc' } })));
+      assert.ok(!q('process where ?foo.s : "1*"')(proc({}, { foo: { s: 12 } })));
+      assert.ok(q('process where ?foo.s regex "a.c"')(proc({}, { foo: { s: [['abc']] } })));
+      // A field of the schema keeps its type checks, and an unknown field without ? stays a load error.
+      assert.match(loadQuery('process where process.no_such_field == "x"').errors[0]?.message ?? '', /unknown field 'process\.no_such_field'.*write '\?process\.no_such_field'/);
+      assert.match(loadQuery('process where ?process.pid == "x"').errors[0]?.message ?? '', /cannot compare long field 'process\.pid'/);
     });
     it('keyword fields match numbers and booleans by their text; numeric strings compare as numbers', () => {
       assert.ok(q('process where user.id == "0"')(proc({}, { user: { id: 0 } })));

@@ -105,7 +105,7 @@ function merge(rules: readonly TranslatedRule[]): Merged {
     const fieldMap: number[] = [];
     const patternMaps: number[][] = [];
     rule.table.fields.forEach((f, localField) => {
-      const g = global.field(f.path, f.kind);
+      const g = global.field(f.path, f.kind, f.dynamic);
       fieldMap[localField] = g;
       const fieldUsers = (users[g] ??= []);
       patternMaps[localField] = f.patterns.map((spec, p) => {

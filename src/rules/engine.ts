@@ -139,13 +139,14 @@ export class RuleEngine implements CompiledRuleSet {
     for (let w = 0; w < hits.length; w++) hits[w] = 0;
     const set = rt.set;
     if (set === undefined || value === undefined) return hits;
+    const text = (this.fields[f] as FieldJson).dynamic === true ? onlyString : asString;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const s = asString(value[i]);
+        const s = text(value[i]);
         if (s !== undefined) set.matchInto(s, hits);
       }
     } else {
-      const s = asString(value);
+      const s = text(value);
       if (s !== undefined) set.matchInto(s, hits);
     }
     return hits;
@@ -171,14 +172,14 @@ export class RuleEngine implements CompiledRuleSet {
         return () => this.load(field) !== undefined;
       }
       case 'number':
-        return this.elementPredicate(f.field, numberTest(f.cmp, f.value));
+        return this.elementPredicate(f.field, numberTest(f.cmp, f.value), 'number');
       case 'length': {
         const test = numberTest(f.cmp, f.value);
         return this.elementPredicate(f.field, (v) => typeof v === 'string' && test(v.length));
       }
       case 'boolean': {
         const want = f.value;
-        return this.elementPredicate(f.field, (v) => asBoolean(v) === want);
+        return this.elementPredicate(f.field, (v) => asBoolean(v) === want, 'boolean');
       }
       case 'order': {
         const cmp = f.cmp;
@@ -188,7 +189,7 @@ export class RuleEngine implements CompiledRuleSet {
           if (s === undefined) return false;
           const c = compareCodePoints(s, bound);
           return cmp === '<' ? c < 0 : cmp === '<=' ? c <= 0 : cmp === '>' ? c > 0 : c >= 0;
-        });
+        }, 'string');
       }
       default:
         throw new CompiledRuleSetError(`unknown formula operator ${JSON.stringify((f as { op: unknown }).op)}`);
@@ -234,8 +235,10 @@ export class RuleEngine implements CompiledRuleSet {
     };
   }
 
-  private elementPredicate(fieldId: number, test: (v: unknown) => boolean): Predicate {
+  /** `type`: what a dynamic field's elements must be for `test` to see them (a schema field converts, see asString). */
+  private elementPredicate(fieldId: number, lenient: (v: unknown) => boolean, type?: 'string' | 'number' | 'boolean'): Predicate {
     const field = this.fieldIndex(fieldId);
+    const test = type !== undefined && (this.fields[field] as FieldJson).dynamic === true ? (v: unknown) => typeof v === type && lenient(v) : lenient;
     return () => {
       const value = this.load(field);
       if (value === undefined) return false;
@@ -365,6 +368,11 @@ function normalizeMissing(v: unknown): unknown {
     return undefined;
   }
   return v;
+}
+
+/** A field mapped from the documents has no keyword conversion: only strings are strings. */
+function onlyString(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** Keyword semantics: Elasticsearch indexes numbers and booleans sent to a keyword field as their text. */

@@ -36,4 +36,9 @@ export interface FieldJson {
   path: string;
   kind: ValueKind;
   patterns: PatternSpecJson[];
+  /**
+   * Not in the schema (only `?optional` may name such a field): every atom reads it with its own type, strictly (a
+   * string pattern matches string values only, a number comparison numbers only, a boolean test booleans only).
+   */
+  dynamic?: true;
 }

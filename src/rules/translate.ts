@@ -33,11 +33,11 @@ export class FieldTable {
   private readonly byPath = new Map<string, number>();
   private readonly byPattern: Map<string, number>[] = [];
 
-  field(path: string, kind: ValueKind): number {
+  field(path: string, kind: ValueKind, dynamic?: true): number {
     let id = this.byPath.get(path);
     if (id === undefined) {
       id = this.fields.length;
-      this.fields.push({ path, kind, patterns: [] });
+      this.fields.push(dynamic === true ? { path, kind, patterns: [], dynamic } : { path, kind, patterns: [] });
       this.patternOffsets.push([]);
       this.byPattern.push(new Map());
       this.byPath.set(path, id);
@@ -95,7 +95,18 @@ const STRING_FUNCTIONS: Record<string, PatternKind> = {
   match: 'regex',
 };
 
-type Subject = { kind: 'field'; id: number; type: EsFieldType; ref: FieldRef } | { kind: 'missing'; ref: FieldRef };
+/**
+ * A field of the schema, with its type; or an `?optional` field the schema does not know (`dynamic`): Elasticsearch
+ * maps such a field from the documents themselves, so each comparison reads it with the literal's own type, and a
+ * value of another type does not match.
+ */
+type Subject = { kind: 'field'; id: number; type: EsFieldType; ref: FieldRef } | { kind: 'dynamic'; id: number; ref: FieldRef };
+
+/** The value kind a comparison reads its subject with: the schema's, or for a dynamic field the literal's. */
+function kindOf(s: Subject, literal: Operand): ValueKind | undefined {
+  if (s.kind === 'field') return valueKind(s.type);
+  return literal.kind === 'string' || literal.kind === 'number' || literal.kind === 'boolean' ? literal.kind : undefined;
+}
 
 export class Translator {
   readonly table = new FieldTable();
@@ -137,8 +148,7 @@ export class Translator {
     if (o.kind === 'call') return this.booleanCall(o);
     if (o.kind === 'field') {
       const s = this.subject(o);
-      if (s.kind === 'missing') return FALSE;
-      if (s.type === 'boolean') return { op: 'boolean', field: s.id, value: true };
+      if (s.kind === 'dynamic' || s.type === 'boolean') return { op: 'boolean', field: s.id, value: true };
       throw new QueryError(`expected a condition, found ${s.type} field '${o.path}' (compare it with a value)`, o.offset);
     }
     throw new QueryError(`expected a condition, found a ${o.kind} value`, o.offset);
@@ -147,7 +157,7 @@ export class Translator {
   private subject(ref: FieldRef): Subject {
     const type = FIELD_SCHEMA.get(ref.path);
     if (type === undefined) {
-      if (ref.optional) return { kind: 'missing', ref };
+      if (ref.optional) return { kind: 'dynamic', id: this.table.field(ref.path, 'string', true), ref };
       throw new QueryError(`unknown field '${ref.path}' (not in the ECS/Elastic Endpoint schema; write '?${ref.path}' if it may be absent)`, ref.offset);
     }
     return { kind: 'field', id: this.table.field(ref.path, valueKind(type)), type, ref };
@@ -175,13 +185,11 @@ export class Translator {
     const s = this.subject(left);
     if (right.kind === 'null') {
       if (op !== '==' && op !== '!=') return FALSE;
-      if (s.kind === 'missing') return op === '==' ? TRUE : FALSE;
       const present: Formula = { op: 'present', field: s.id };
       return op === '==' ? not(present) : present;
     }
     if (op === '!=') return not(this.compare({ ...c, op: '==', left, right }));
-    if (s.kind === 'missing') return FALSE;
-    const kind = valueKind(s.type);
+    const kind = kindOf(s, right);
     if (kind === 'string') {
       if (right.kind !== 'string') throw typeMismatch(s, right);
       if (op === '==') return this.match(s.id, [{ kind: 'exact', text: right.value, caseInsensitive: false }], [right.offset]);
@@ -192,7 +200,7 @@ export class Translator {
       return { op: 'number', field: s.id, cmp: op, value: right.value };
     }
     if (right.kind !== 'boolean') throw typeMismatch(s, right);
-    if (op !== '==') throw new QueryError(`'${op}' cannot compare boolean field '${s.ref.path}'`, c.offset);
+    if (op !== '==') throw new QueryError(`'${op}' cannot compare ${s.kind === 'field' ? 'boolean ' : ''}field '${s.ref.path}'`, c.offset);
     return { op: 'boolean', field: s.id, value: right.value };
   }
 
@@ -204,8 +212,7 @@ export class Translator {
     if (value.kind !== 'number') throw new QueryError(`length() returns a number; cannot compare it with a ${value.kind}`, value.offset);
     if (op === '!=') return not(this.lengthCompare(call, '==', value));
     const s = this.subject(arg);
-    if (s.kind === 'missing') return FALSE;
-    if (valueKind(s.type) !== 'string') throw new QueryError(`length() needs a string field; '${arg.path}' is ${s.type}`, arg.offset);
+    if (s.kind === 'field' && valueKind(s.type) !== 'string') throw new QueryError(`length() needs a string field; '${arg.path}' is ${s.type}`, arg.offset);
     return { op: 'length', field: s.id, cmp: op, value: value.value };
   }
 
@@ -217,18 +224,17 @@ export class Translator {
   }
 
   private inValues(s: Subject, c: InList): Formula {
-    const kind = s.kind === 'missing' ? undefined : valueKind(s.type);
-    if (c.insensitive && s.kind === 'field' && kind !== 'string') throw new QueryError(`'in~' needs a string field; '${s.ref.path}' is ${s.type}`, c.offset);
+    if (c.insensitive && s.kind === 'field' && valueKind(s.type) !== 'string') throw new QueryError(`'in~' needs a string field; '${s.ref.path}' is ${s.type}`, c.offset);
     const alternatives: Formula[] = [];
     const specs: PatternSpecJson[] = [];
     const offsets: number[] = [];
     for (const v of c.values) {
       if (v.kind === 'field' || v.kind === 'call') throw new QueryError(`comparisons against fields or functions are not supported (as in Elasticsearch); list values only`, v.offset);
       if (v.kind === 'null') {
-        alternatives.push(s.kind === 'missing' ? TRUE : not({ op: 'present', field: s.id }));
+        alternatives.push(not({ op: 'present', field: s.id }));
         continue;
       }
-      if (s.kind === 'missing') continue;
+      const kind = kindOf(s, v);
       if (kind === 'string') {
         if (v.kind !== 'string') throw typeMismatch(s, v);
         specs.push({ kind: 'exact', text: v.value, caseInsensitive: c.insensitive });
@@ -241,7 +247,7 @@ export class Translator {
         alternatives.push({ op: 'boolean', field: s.id, value: v.value });
       }
     }
-    if (s.kind === 'field' && specs.length > 0) alternatives.unshift(this.match(s.id, specs, offsets));
+    if (specs.length > 0) alternatives.unshift(this.match(s.id, specs, offsets));
     return alternatives.length === 0 ? FALSE : or(alternatives);
   }
 
@@ -257,8 +263,7 @@ export class Translator {
       specs.push({ ...classified, caseInsensitive: c.insensitive });
       offsets.push(p.offset);
     }
-    if (s.kind === 'missing') return FALSE;
-    if (valueKind(s.type) !== 'string') throw new QueryError(`'${opName}' needs a string field; '${s.ref.path}' is ${s.type}`, c.subject.offset);
+    if (s.kind === 'field' && valueKind(s.type) !== 'string') throw new QueryError(`'${opName}' needs a string field; '${s.ref.path}' is ${s.type}`, c.subject.offset);
     return this.match(s.id, specs, offsets);
   }
 
@@ -282,8 +287,7 @@ export class Translator {
       specs.push({ ...spec, caseInsensitive: call.insensitive });
       offsets.push(p.offset);
     }
-    if (s.kind === 'missing') return FALSE;
-    if (valueKind(s.type) !== 'string') throw new QueryError(`${call.name}() needs a string field; '${subject.path}' is ${s.type}`, subject.offset);
+    if (s.kind === 'field' && valueKind(s.type) !== 'string') throw new QueryError(`${call.name}() needs a string field; '${subject.path}' is ${s.type}`, subject.offset);
     return this.match(s.id, specs, offsets);
   }
 
@@ -295,9 +299,9 @@ export class Translator {
 
 const FLIPPED: Record<Comparison['op'], Comparison['op']> = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
 
-function typeMismatch(s: Subject & { kind: 'field' }, value: Operand): QueryError {
+function typeMismatch(s: Subject, value: Operand): QueryError {
   const shown = value.kind === 'string' ? `string "${value.value}"` : value.kind === 'number' || value.kind === 'boolean' ? `${value.kind} ${String(value.value)}` : value.kind;
-  return new QueryError(`cannot compare ${s.type} field '${s.ref.path}' with ${shown}`, value.offset);
+  return new QueryError(`cannot compare ${s.kind === 'field' ? `${s.type} ` : ''}field '${s.ref.path}' with ${shown}`, value.offset);
 }
 
 

@@ -54,8 +54,10 @@ export class ReferenceRule {
     return t(value);
   }
 
+  /** Keyword fields index numbers and booleans as text; a field the schema does not know has only its strings. */
   private strings(flat: Flat, path: string): string[] {
-    return elements(flat, path).flatMap((v) => (typeof v === 'string' ? [v] : typeof v === 'number' || typeof v === 'boolean' ? [String(v)] : []));
+    const keyword = FIELD_SCHEMA.has(path);
+    return elements(flat, path).flatMap((v) => (typeof v === 'string' ? [v] : keyword && (typeof v === 'number' || typeof v === 'boolean') ? [String(v)] : []));
   }
 
   private cond(c: Condition, flat: Flat): boolean {
@@ -66,10 +68,12 @@ export class ReferenceRule {
         return c.args.some((a) => this.cond(a, flat));
       case 'not':
         return !this.cond(c.arg, flat);
-      case 'operand':
+      case 'operand': {
         if (c.operand.kind === 'boolean') return c.operand.value;
         if (c.operand.kind === 'call') return this.call(c.operand, flat);
-        return elements(flat, fieldPath(c.operand)).some((v) => v === true || v === 'true');
+        const path = fieldPath(c.operand);
+        return elements(flat, path).some((v) => v === true || (v === 'true' && FIELD_SCHEMA.has(path)));
+      }
       case 'pattern': {
         const path = fieldPath(c.subject);
         const kind = c.operator === 'regex' ? 'regex' : 'wildcard';
@@ -92,7 +96,7 @@ export class ReferenceRule {
         if (op === '==') return this.equals(flat, path, value, false);
         const bound = literal(value);
         if (bound === null) return false;
-        if (typeof bound === 'number') return elements(flat, path).some((v) => order(toNumber(v), bound, op));
+        if (typeof bound === 'number') return elements(flat, path).some((v) => (FIELD_SCHEMA.has(path) || typeof v === 'number') && order(toNumber(v), bound, op));
         return this.strings(flat, path).some((s) => order(s, bound as string, op));
       }
     }
@@ -103,7 +107,8 @@ export class ReferenceRule {
     const values = elements(flat, path);
     if (want === null) return values.length === 0;
     const type = FIELD_SCHEMA.get(path);
-    if (type === undefined) return false;
+    // A field the schema does not know (only ?optional may name one) is read with the literal's own type, strictly.
+    if (type === undefined) return typeof want === 'string' ? this.strings(flat, path).some((v) => this.test('exact', want, ci, v)) : values.some((v) => v === want);
     switch (valueKind(type)) {
       case 'string':
         return this.strings(flat, path).some((v) => this.test('exact', want as string, ci, v));
@@ -124,8 +129,8 @@ export class ReferenceRule {
 
 function fieldPath(o: Operand): string {
   if (o.kind !== 'field') throw new Error(`reference interpreter: expected a field, got ${o.kind}`);
-  // An unknown ?optional field is always missing.
-  return FIELD_SCHEMA.has(o.path) ? o.path : `\u0000missing:${o.path}`;
+  // An unknown ?optional field is read from the event as Elasticsearch's dynamic mapping would (see strings, equals).
+  return o.path;
 }
 
 function literal(o: Operand): string | number | boolean | null {
