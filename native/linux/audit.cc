@@ -334,12 +334,11 @@ class AuditBackend final : public Backend {
       request(AUDIT_DEL_RULE, data.data(), data.size());
     }
     installed_.clear();
-    // Another keysentry reads beside us: audit must stay on for it. The saved file keeps
-    // the originals; the reader takes over as daemon and restores them at its own stop.
-    const bool other_reader = otherReaderRunning();
-    const bool hand_over = registered_ && other_reader;
+    // Another keysentry reads beside us: audit must stay on for it. As the daemon, the saved
+    // file keeps the originals; the reader takes over as daemon and restores them at its stop.
+    const bool hand_over = otherReaderRunning();
     // The last reader, stopping before it took over from a daemon that handed over to it.
-    if (!registered_ && !other_reader) restoreHandedOver();
+    if (!registered_ && !hand_over) restoreHandedOver();
     if (hand_over) {
       restore_backlog_ = -1;
       restore_enabled_ = false;

@@ -75,7 +75,8 @@ function watchCapture(read: () => CaptureHealth, log: AgentLog): NodeJS.Timeout 
   const timer = setInterval(() => {
     const now = read();
     if (now.repairs > seen.repairs && now.lastRepair !== null) {
-      log('warn', `${now.lastRepair} (${now.repairs} repairs since start)`, { repairs: now.repairs });
+      const latest = now.repairs - seen.repairs === 1 ? '' : `, ${now.repairs - seen.repairs} repairs in the last check`;
+      log('warn', `${now.lastRepair} (${now.repairs} repairs since start${latest})`, { repairs: now.repairs });
     }
     if (now.degraded !== seen.degraded) {
       if (now.degraded !== null) log('error', `capture degraded, processes are not watched: ${now.degraded}`, { degraded: now.degraded });

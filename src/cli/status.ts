@@ -58,7 +58,7 @@ export function formatStatus(status: AgentStatus): string {
     ['source', status.source],
     ...(capture === undefined || capture.repairs === 0
       ? []
-      : ([['capture', `repaired ${capture.repairs} times (last: ${capture.lastRepair ?? '?'})`]] as Array<[string, string]>)),
+      : ([['capture', `repaired ${capture.repairs} time${capture.repairs === 1 ? '' : 's'} (last: ${capture.lastRepair ?? '?'})`]] as Array<[string, string]>)),
     ['rules loaded', String(status.rulesLoaded)],
     ['events', `${status.events.total} total, ${status.events.perSecond.toFixed(1)}/s`],
     ['alerts', `${status.alerts.total}${status.alerts.last === null ? '' : ` (last ${status.alerts.last})`}`],
