@@ -139,6 +139,10 @@ describe('rules: keysentry rules CLI options, outputs and inputs', function () {
     assert.match(r.stderr, /typed\.ndjson:2: skipped: process\.args: given twice \(nested and dotted\)/);
     assert.match(r.stdout, /typed\.ndjson:3 event\.id=t3: Access to Keychain/);
     assert.match(r.stdout, /^1 events, 1 alerts, 2 lines skipped \(ecs\)$/m);
+    const stdin = spawnSync(process.execPath, [MAIN, 'rules', 'test', 'rules/default', '-'], { input: fs.readFileSync(events), encoding: 'utf8', timeout: 60_000 });
+    assert.equal(stdin.status, 0, stdin.stderr);
+    assert.match(stdin.stderr, /^stdin:1: skipped: process\.pid/m);
+    assert.match(stdin.stdout, /^stdin:3 event\.id=t3: Access to Keychain/m);
   });
 
   it('test and replay flatten nested arrays in ECS documents, as Elasticsearch indexes them', () => {

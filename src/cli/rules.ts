@@ -20,7 +20,7 @@ import { runPipeline } from './pipeline';
 
 const CHECK_USAGE = "  keysentry rules check [-v|--verbose] <rule files or folders...>   (-v: each field's pattern count and matcher strategies)";
 const COMPILE_USAGE = '  keysentry rules compile <rule files or folders...> -o|--output <rules.bin|rules.json> [--allow-errors]';
-const TEST_USAGE = '  keysentry rules test <rule files, folders or compiled set...> <events: ECS NDJSON, eslogger JSON lines or a keysentry recording>';
+const TEST_USAGE = '  keysentry rules test <rule files, folders or compiled set...> <events|->   (events: ECS NDJSON, eslogger JSON lines or a keysentry recording)';
 const USAGE = `usage:\n${CHECK_USAGE}\n${COMPILE_USAGE}\n${TEST_USAGE}\n`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -136,16 +136,8 @@ async function test(argv: string[]): Promise<number> {
   const set = loadRuleSet(rulePaths);
   for (const e of set.errors) process.stderr.write(`rule error: ${formatError(e)}\n`);
   if (set.rules.length === 0) throw new CliError('no rule loaded', 1);
-  let input: fs.ReadStream;
-  try {
-    if (fs.statSync(eventsFile).isDirectory()) throw new CliError(`cannot read ${eventsFile}: it is a directory`);
-    fs.accessSync(eventsFile, fs.constants.R_OK);
-    input = fs.createReadStream(eventsFile, { highWaterMark: 64 * 1024 });
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${eventsFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  const source = new ReplaySource({ input, label: eventsFile, format: 'auto' });
+  const input = openEvents(eventsFile);
+  const source = new ReplaySource({ input, label: eventsFile === '-' ? 'stdin' : eventsFile, format: 'auto' });
   const items = new ItemByItemSource(source);
   const alertLine = (alert: AlertDocument): string => {
     const rule = (alert.rule ?? {}) as { id?: unknown; name?: unknown };
@@ -179,6 +171,19 @@ async function test(argv: string[]): Promise<number> {
     throw err;
   } finally {
     input.destroy();
+  }
+}
+
+/** The events file, or stdin for `-` (as replay reads it). */
+function openEvents(file: string): NodeJS.ReadableStream & AsyncIterable<Buffer> & { destroy(): void } {
+  if (file === '-') return process.stdin;
+  try {
+    if (fs.statSync(file).isDirectory()) throw new CliError(`cannot read ${file}: it is a directory`);
+    fs.accessSync(file, fs.constants.R_OK);
+    return fs.createReadStream(file, { highWaterMark: 64 * 1024 });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 
