@@ -180,7 +180,8 @@ export function startAgent(options: AgentOptions): RunningAgent {
     return inner instanceof NativeEventSource ? inner.counters() : undefined;
   };
   const captureWatch = watchCapture(() => captureHealth(nativeCounters()), log);
-  void done.finally(() => clearInterval(captureWatch));
+  const endWatch = (): void => clearInterval(captureWatch);
+  done.then(endWatch, endWatch);
 
   return {
     sourceName: live.name,
