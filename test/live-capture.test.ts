@@ -78,4 +78,31 @@ describe('live capture of short-lived processes (root)', function () {
     // Loose: /proc is read after the event, so fast exits are lost to it; most are not.
     assert.ok(r.fullArgv > 0.2 * r.total, `connector captured only ${r.fullArgv} of ${r.total}`);
   });
+
+  it('audit: a short process costs one delivery to JavaScript, its fork and exit riding an exec batch', async () => {
+    const source = new NativeEventSource({ backend: 'audit' });
+    const consuming = (async () => {
+      for await (const batch of source.batches()) void batch;
+    })();
+    const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    // The machine's other processes make batches too: measured over an idle window as long as the run.
+    const processes = 100;
+    const windowMs = processes * 25;
+    const idleFrom = source.counters().batches;
+    await pause(windowMs);
+    const idle = source.counters().batches - idleFrom;
+    const from = source.counters().batches;
+    const t0 = Date.now();
+    // Each one lives ~5 ms: with one flush deadline for all records, its exit was a batch of its own.
+    for (let i = 0; i < processes; i++) {
+      await runOne(['/bin/sleep', '0.005']);
+      await pause(Math.max(0, t0 + (i + 1) * 25 - Date.now()));
+    }
+    await pause(200);
+    const batches = source.counters().batches - from;
+    await source.stop();
+    await consuming;
+    process.stdout.write(`      ${batches} batches for ${processes} processes (${idle} in the idle window)\n`);
+    assert.ok(batches - idle <= 1.3 * processes, `${batches} batches (${idle} idle) for ${processes} processes`);
+  });
 });

@@ -173,6 +173,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     session_options_.limits.max_bytes = sizeOption(o, "queueBytes", 64u << 20, 1u << 16, 1u << 30);
     session_options_.batch_records = sizeOption(o, "batchRecords", 1024, 1, 1u << 16);
     session_options_.flush_delay = std::chrono::microseconds(sizeOption(o, "flushMicros", 1000, 0, 1000000));
+    session_options_.lifecycle_flush_delay = std::chrono::microseconds(sizeOption(o, "lifecycleFlushMicros", 50000, 0, 1000000));
     session_options_.max_in_flight = sizeOption(o, "maxInFlight", 8, 1, 1u << 16);
     Napi::Value delivery = o.Get("delivery");
     session_options_.per_event = delivery.IsString() && delivery.As<Napi::String>().Utf8Value() == "per-event";

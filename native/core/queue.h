@@ -31,13 +31,15 @@ class RecordQueue {
 
   explicit RecordQueue(const QueueLimits& limits) : limits_(limits) {}
 
-  // False when the record was dropped (full, or the queue is closed).
-  bool push(ProcessRecord&& record, size_t bytes);
+  // False when the record was dropped (full, or the queue is closed). An `urgent` record
+  // (an exec, which an alert may wait on) bounds its batch's delay by popBatch's `max_delay`;
+  // the others only by `lazy_delay`.
+  bool push(ProcessRecord&& record, size_t bytes, bool urgent = true);
 
-  // Waits until a batch is due: `max_records` queued, or the oldest record has waited
-  // `max_delay`, or the queue is closed. Moves up to `max_records` into `out`.
-  // False once the queue is closed and empty.
-  bool popBatch(std::vector<ProcessRecord>& out, size_t max_records, std::chrono::microseconds max_delay);
+  // Waits until a batch is due: `max_records` queued, or the oldest urgent record has waited
+  // `max_delay`, or the oldest record `lazy_delay`, or the queue is closed. Moves up to
+  // `max_records` into `out`. False once the queue is closed and empty.
+  bool popBatch(std::vector<ProcessRecord>& out, size_t max_records, std::chrono::microseconds max_delay, std::chrono::microseconds lazy_delay);
 
   // Wakes every waiter; push() refuses from now on, popBatch() drains what is left.
   void close();
@@ -59,6 +61,8 @@ class RecordQueue {
   size_t bytes_ = 0;
   size_t batch_hint_ = 1;  // popBatch's max_records: push wakes the flusher when a batch is full
   Clock::time_point oldest_arrival_{};
+  bool has_urgent_ = false;  // an urgent record is queued, since oldest_urgent_arrival_
+  Clock::time_point oldest_urgent_arrival_{};
   bool closed_ = false;
 };
 

@@ -45,7 +45,8 @@ void CaptureSession::stop() {
 void CaptureSession::push(ProcessRecord&& record) {
   counters_.captured.fetch_add(1, std::memory_order_relaxed);
   const size_t bytes = encodedSize(record);
-  if (!queue_.push(std::move(record), bytes)) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+  const bool urgent = record.kind == RecordKind::Exec;
+  if (!queue_.push(std::move(record), bytes, urgent)) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void CaptureSession::reportSourceLoss(uint64_t count) { counters_.source_lost.fetch_add(count, std::memory_order_relaxed); }
@@ -84,7 +85,7 @@ void CaptureSession::waitForSlot() {
 void CaptureSession::flushLoop() {
   std::vector<ProcessRecord> records;
   const size_t per_pop = options_.per_event ? 1 : options_.batch_records;
-  while (queue_.popBatch(records, per_pop, options_.flush_delay)) {
+  while (queue_.popBatch(records, per_pop, options_.flush_delay, options_.lifecycle_flush_delay)) {
     send(records);
     records.clear();
   }

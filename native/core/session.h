@@ -21,8 +21,11 @@ namespace keysentry {
 struct SessionOptions {
   QueueLimits limits;
   size_t batch_records = 1024;
-  // A lone record waits at most this long for company before it is sent.
+  // A lone exec waits at most this long for company before it is sent.
   std::chrono::microseconds flush_delay{1000};
+  // Forks and exits wait up to this long: no alert waits on them, and the next exec's batch
+  // carries them along, so a short process costs one wake-up of JavaScript, not three.
+  std::chrono::microseconds lifecycle_flush_delay{50000};
   // Deliveries handed to JavaScript and not yet consumed; beyond it the flusher waits and
   // the queue absorbs (then drops) the surplus, so a stalled event loop cannot grow memory.
   size_t max_in_flight = 8;

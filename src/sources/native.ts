@@ -21,9 +21,11 @@ export interface NativeAddonOptions {
   /** Capture queue caps (records, bytes); a record beyond either is dropped and counted. */
   queueRecords?: number;
   queueBytes?: number;
-  /** Records per batch, and the longest a record waits for its batch to fill (µs). */
+  /** Records per batch, and the longest an exec waits for its batch to fill (µs). */
   batchRecords?: number;
   flushMicros?: number;
+  /** The longest a fork or exit waits (µs): no alert waits on them, and the next exec's batch carries them. Default 50,000. */
+  lifecycleFlushMicros?: number;
   /** Batches handed to JavaScript and not yet consumed before the flusher waits. */
   maxInFlight?: number;
   /** Benchmark baseline: one JavaScript call with a C++-built object per record. */
