@@ -208,8 +208,19 @@ export class AutomatonMatcher {
     if (this.startReports) report(this.entryReports[START] as Int32Array, hits);
     if (this.startIsEmpty) return;
     const n = value.length;
-    for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
+    let i = 0;
+    while (i < n) {
+      let c = value.charCodeAt(i);
+      // Fast path, the usual step of a warm DFA: an ASCII unit on a built, non-reporting transition.
+      while (c < 128) {
+        const t = trans[s + (ascii[c] as number)] as number;
+        if (t <= 0) break;
+        s = t;
+        if (++i === n) break;
+        c = value.charCodeAt(i);
+      }
+      if (i === n) break;
+      // The general step: any unit, a transition to build, a state that reports, the dead state.
       let k: number;
       let extraUnits = 0;
       if (c < 128) {
@@ -240,7 +251,7 @@ export class AutomatonMatcher {
           s = t;
         }
       }
-      i += extraUnits;
+      i += 1 + extraUnits;
     }
     report(this.accepts[s / K] as Int32Array, hits);
   }
