@@ -5,7 +5,8 @@
  * argv on the audit backend. The connector fallback's rate is measured and printed.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { ExecRecord } from '../src/model/records';
 import { NativeEventSource } from '../src/sources/native';
 
@@ -105,4 +106,27 @@ describe('live capture of short-lived processes (root)', function () {
     process.stdout.write(`      ${batches} batches for ${processes} processes (${idle} in the idle window)\n`);
     assert.ok(batches - idle <= 1.3 * processes, `${batches} batches (${idle} idle) for ${processes} processes`);
   });
+
+  for (const backend of ['audit', 'connector'] as const) {
+    it(`${backend}: threads coming and going do not wake the capture (filtered in the kernel)`, async () => {
+      const wakeUps = (): number =>
+        fs.readdirSync('/proc/self/task').reduce((n, tid) => n + Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0), 0);
+      const source = new NativeEventSource({ backend });
+      let records = 0;
+      const consuming = (async () => {
+        for await (const batch of source.batches()) records += batch.length;
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      const threads = 2000;
+      const [w0, r0] = [wakeUps(), records];
+      spawnSync('python3', ['-c', `import threading\nfor i in range(${threads}):\n t = threading.Thread(target=lambda: None); t.start(); t.join()`]);
+      await new Promise((r) => setTimeout(r, 300));
+      const [woken, seen] = [wakeUps() - w0, records - r0];
+      await source.stop();
+      await consuming;
+      process.stdout.write(`      ${backend}: ${woken} wake-ups for ${threads} threads and ${seen} records\n`);
+      // Each record (this machine's other processes) may cost a few wake-ups; each thread's fork and exit woke the connector's thread.
+      assert.ok(woken <= threads / 4 + 4 * seen, `${woken} wake-ups for ${threads} threads and ${seen} records`);
+    });
+  }
 });

@@ -2,7 +2,9 @@
 // of every process, but only pids; argv, image, cwd and ids are read from /proc when the
 // event arrives. A process that is gone by then has its argv marked incomplete.
 #include <linux/cn_proc.h>
+#include <arpa/inet.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 
 #include "linux_backends.h"
@@ -50,6 +53,7 @@ class ConnectorBackend final : public Backend {
       sock_.reset();
       throw BackendError(err == EPERM ? "EPERM" : "ENOCONNECTOR", "cannot join the process connector group: " + errnoText(err));
     }
+    filterInKernel();
     // The kernel stamps events with CLOCK_MONOTONIC; records carry wall-clock time.
     wall_minus_mono_ = static_cast<int64_t>(linux_proc::wallClockNs()) - static_cast<int64_t>(clockNs(CLOCK_MONOTONIC));
     if (!sendOp(PROC_CN_MCAST_LISTEN) || !awaitListenAck()) {
@@ -79,6 +83,44 @@ class ConnectorBackend final : public Backend {
     cn->len = sizeof(proc_cn_mcast_op);
     std::memcpy(cn->data, &op, sizeof op);
     return ::send(sock_.get(), msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg);
+  }
+
+  // Leaves in the kernel the events handle() ignores: threads' forks and exits, execs when
+  // audit reports them, the other kinds (uid, comm, ptrace, ...). Each would wake the capture
+  // thread for nothing, and the machine's threads come and go far more often than processes.
+  // handle() checks the same, so a kernel that refuses the filter costs only those wake-ups.
+  void filterInKernel() {
+    constexpr uint32_t kEvent = NLMSG_HDRLEN + offsetof(cn_msg, data);
+    constexpr uint32_t kWhat = kEvent + offsetof(proc_event, what);
+    constexpr uint32_t kForkPid = kEvent + offsetof(proc_event, event_data.fork.child_pid);
+    constexpr uint32_t kForkTgid = kEvent + offsetof(proc_event, event_data.fork.child_tgid);
+    constexpr uint32_t kExitPid = kEvent + offsetof(proc_event, event_data.exit.process_pid);
+    constexpr uint32_t kExitTgid = kEvent + offsetof(proc_event, event_data.exit.process_tgid);
+    // Absolute loads read big-endian: the event kinds are compared byte-swapped, pids only with each other.
+    const auto kind = [](uint32_t event) { return static_cast<uint32_t>(htonl(event)); };
+    constexpr uint32_t kAccept = 0xffffffff;
+    const uint8_t exec_jump = with_execs_ ? 10 : 11;  // to ACCEPT or DROP
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kWhat),                                   // 0
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind(proc_event::PROC_EVENT_NONE), 13, 0),  // 1: the LISTEN ack
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind(proc_event::PROC_EVENT_FORK), 2, 0),   // 2
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind(proc_event::PROC_EVENT_EXIT), 6, 0),   // 3
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind(proc_event::PROC_EVENT_EXEC), exec_jump, 11),  // 4
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kForkTgid),                               // 5: a fork
+        BPF_STMT(BPF_ST, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kForkPid),
+        BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 5, 6),                                // 9: not a thread
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kExitTgid),                               // 10: an exit
+        BPF_STMT(BPF_ST, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kExitPid),
+        BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 1),                                // 14: not a thread
+        BPF_STMT(BPF_RET | BPF_K, kAccept),                                          // 15: ACCEPT
+        BPF_STMT(BPF_RET | BPF_K, 0),                                                // 16: DROP
+    };
+    sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    ::setsockopt(sock_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
   }
 
   // The kernel answers LISTEN with a PROC_EVENT_NONE whose ack.err is 0.
