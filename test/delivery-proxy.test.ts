@@ -18,18 +18,8 @@ import {
   writeTokenFile,
   type Child,
 } from './support/delivery-harness';
-
-/** Deterministic randomness, so a failing run can be replayed from its printed seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Deterministic randomness, so a failing run can be replayed from its printed seed.
+import { prng } from './support/random';
 
 /** A TCP proxy that, at random, cuts connections or stalls them (data held, not dropped). */
 class ChaosProxy {

@@ -5,7 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { PatternError, type PatternSpec, compilePatternSet } from '../src/rules/match';
-import { hitsOf, prng } from './support/match';
+import { hitsOf } from './support/match';
+import { prng } from './support/random';
 
 const wild = (text: string, caseInsensitive = true): PatternSpec => ({ kind: 'wildcard', text, caseInsensitive });
 

@@ -6,7 +6,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { type PatternSet, type PatternSpec, compilePatternSet, loadPatternSet } from '../src/rules/match';
-import { hitsOf, prng } from './support/match';
+import { hitsOf } from './support/match';
+import { prng } from './support/random';
 
 const ALPHABET = ['a', 'b', 'A', 'B', 'k', 'K', '\u212a', 's', 'S', '\u017f', '\u00df', '\u1e9e', '0', '1', '7', '/', '.', '-', '\\', ' ', '\t', '\u{1f600}', '\u{10400}', '\u{10428}', '\ud83d', '\ude00', '*', '?', '"'];
 
