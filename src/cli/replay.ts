@@ -136,11 +136,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(summary(label, opened.format ?? 'empty', stats));
     return 0;
   } catch (err) {
-    if (err instanceof ReplayInputError) throw new CliError(err.message);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) throw new CliError(`cannot read ${label}: ${code}`);
-    throw err;
+    throw replayFailure(err, label);
   } finally {
     stream.destroy();
   }
+}
+
+/**
+ * A replay input's failure (input that is not a capture, a file that cannot be read) as its
+ * one-line CLI error; anything else is a bug and stays as it is.
+ */
+export function replayFailure(err: unknown, label: string): unknown {
+  if (err instanceof ReplayInputError) return new CliError(err.message);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && code.startsWith('E')) return new CliError(`cannot read ${label}: ${code}`);
+  return err;
 }

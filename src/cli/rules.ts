@@ -12,11 +12,12 @@ import { enrichDocument, enrichEvent } from '../process/normalize';
 import { ProcessTable } from '../process/table';
 import { compileRuleFiles, CompiledRuleSetError, CompiledWriteError, describeFields, loadRuleSet, type CompiledRuleSet, type RuleError } from '../rules';
 import { printable } from '../sources/lines';
-import { ReplayInputError, ReplaySource } from '../sources/replay';
+import { ReplaySource } from '../sources/replay';
 import type { EventSource, SourceItem, SourceStats } from '../sources/types';
 import { CliError } from './errors';
 import { parseCommandLine } from './options';
 import { runPipeline } from './pipeline';
+import { replayFailure } from './replay';
 
 const CHECK_USAGE = "  keysentry rules check [-v|--verbose] <rule files or folders...>   (-v: each field's pattern count and matcher strategies)";
 const COMPILE_USAGE = '  keysentry rules compile <rule files or folders...> -o|--output <rules.bin|rules.json> [--allow-errors]';
@@ -165,10 +166,7 @@ async function test(argv: string[]): Promise<number> {
     process.stdout.write(`${stats.events} events, ${stats.alerts} alerts, ${stats.rejected} lines skipped (${opened.format ?? 'no events'})\n`);
     return stats.rejected > 0 && stats.events === 0 ? 1 : 0;
   } catch (err) {
-    if (err instanceof ReplayInputError) throw new CliError(err.message);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) throw new CliError(`cannot read ${eventsFile}: ${code}`);
-    throw err;
+    throw replayFailure(err, eventsFile);
   } finally {
     input.destroy();
   }
