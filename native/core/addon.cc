@@ -47,8 +47,8 @@ struct Run final : Delivery {
     return false;
   }
 
-  bool deliverRecord(ProcessRecord&& record) override {
-    auto item = new DeliveryItem{{}, 1, std::make_unique<ProcessRecord>(std::move(record))};
+  bool deliverRecord(const ProcessRecord& record) override {
+    auto item = new DeliveryItem{{}, 1, std::make_unique<ProcessRecord>(record)};
     if (tsfn.NonBlockingCall(item) == napi_ok) return true;
     delete item;
     return false;

@@ -14,7 +14,9 @@ namespace keysentry {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  virtual void push(ProcessRecord&& record) = 0;
+  // The record is encoded before push() returns: the backend may reuse it (and the capacity
+  // of its strings) for the next event.
+  virtual void push(const ProcessRecord& record) = 0;
   // Events the source itself says it lost (audit backlog overflow, ES seq_num gap).
   virtual void reportSourceLoss(uint64_t count) = 0;
   // The backend found its capture undone by someone else and put it back (`what` says what).

@@ -37,22 +37,17 @@ constexpr uint8_t kFlagPlatformBinary = 1u << 3;
 class BatchWriter {
  public:
   BatchWriter();
-  // Room for records of this many encoded bytes (encodedSize), so appending never reallocates.
-  void reserve(size_t record_bytes);
   void append(const ProcessRecord& record);
   uint32_t recordCount() const { return count_; }
   size_t byteSize() const { return buffer_.size(); }
-  // Completes the header and hands over the bytes; the writer is empty again afterwards.
+  // Completes the header and hands over the bytes; the writer is empty again afterwards,
+  // with room for a batch as large as this one.
   std::vector<uint8_t> finish();
 
  private:
-  void putU8(uint8_t v) { buffer_.push_back(v); }
-  void putU16(uint16_t v);
-  void putU32(uint32_t v);
-  void putU64(uint64_t v);
-  void putI32(int32_t v) { putU32(static_cast<uint32_t>(v)); }
-  void patchU32(size_t offset, uint32_t v);
   void startHeader();
+  // Writes `s` at `p` (in buffer_) as a string or a reference; returns the end.
+  uint8_t* putString(uint8_t* p, const std::string& s, size_t slot);
 
   std::vector<uint8_t> buffer_;
   uint32_t count_ = 0;
@@ -62,10 +57,10 @@ class BatchWriter {
   // against one candidate costs less than hashing every string.
   static constexpr size_t kSlots = 6 + 10;
   uint32_t last_in_slot_[kSlots];
-  void putString(const std::string& s, size_t slot);
 };
 
-// Bytes one record occupies in a batch: lets the queue bound memory by what it will send.
+// Upper bound of the bytes one record occupies in a batch (exact without references): lets
+// the queue check its byte cap before encoding.
 size_t encodedSize(const ProcessRecord& record);
 
 }  // namespace keysentry

@@ -1,20 +1,22 @@
-// The bounded queue between a backend's capture thread and the flusher thread.
+// The bounded queue between a backend's capture thread and JavaScript: records are encoded
+// into the open batch as they are pushed (BatchWriter), and the queue holds sealed batches
+// until an in-flight slot to JavaScript is free. No record object crosses a thread: the
+// capture thread's own record (and its strings) can be reused for the next event.
 //
-// Policy: drop-newest. A record that does not fit (record or byte cap) is discarded and
-// counted; records already queued are never evicted. Older records carry the forks and execs
-// later ones depend on for parent resolution, and dropping at the producer keeps the
-// consumer's side lock-short. `block_when_full` makes push() wait instead (synthetic
-// benchmark producer only: it measures delivery, not the drop path).
+// Policy: drop-newest. A record that does not fit (record or byte cap, over the open and the
+// sealed batches) is refused and counted by the caller; what is queued is never evicted.
+// Older records carry the forks and execs later ones depend on for parent resolution.
+//
+// Not thread-safe: CaptureSession's mutex guards it.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <vector>
 
+#include "batch.h"
 #include "record.h"
 
 namespace keysentry {
@@ -22,48 +24,58 @@ namespace keysentry {
 struct QueueLimits {
   size_t max_records = 65536;
   size_t max_bytes = 64u << 20;
-  bool block_when_full = false;
+  bool block_when_full = false;  // synthetic benchmark producer only: it measures delivery
 };
 
-class RecordQueue {
+// A batch ready for JavaScript.
+struct SealedBatch {
+  std::vector<uint8_t> bytes;
+  uint32_t records = 0;
+};
+
+class BatchQueue {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit RecordQueue(const QueueLimits& limits) : limits_(limits) {}
+  BatchQueue(const QueueLimits& limits, size_t batch_records) : limits_(limits), batch_records_(batch_records) {}
 
-  // False when the record was dropped (full, or the queue is closed). An `urgent` record
-  // (an exec, which an alert may wait on) bounds its batch's delay by popBatch's `max_delay`;
-  // the others only by `lazy_delay`.
-  bool push(ProcessRecord&& record, size_t bytes, bool urgent = true);
+  // Whether a record of `encoded_bound` bytes (encodedSize) fits under both caps.
+  bool fits(size_t encoded_bound) const {
+    return records_ < limits_.max_records && bytes_ + encoded_bound <= limits_.max_bytes;
+  }
+  bool empty() const { return records_ == 0; }
 
-  // Waits until a batch is due: `max_records` queued, or the oldest urgent record has waited
-  // `max_delay`, or the oldest record `lazy_delay`, or the queue is closed. Moves up to
-  // `max_records` into `out`. False once the queue is closed and empty.
-  bool popBatch(std::vector<ProcessRecord>& out, size_t max_records, std::chrono::microseconds max_delay, std::chrono::microseconds lazy_delay);
+  // Appends to the open batch, sealing it when it reaches `batch_records`. An `urgent`
+  // record (an exec, which an alert may wait on) bounds the open batch's delay by
+  // `urgent_delay` in due(); the others only by `lazy_delay`. True when it sealed.
+  bool append(const ProcessRecord& record, bool urgent, Clock::time_point now);
 
-  // Wakes every waiter; push() refuses from now on, popBatch() drains what is left.
-  void close();
+  bool openEmpty() const { return writer_.recordCount() == 0; }
+  // When the open batch must be sealed: its oldest urgent record plus `urgent_delay`, or
+  // its oldest record plus `lazy_delay`. Only meaningful when !openEmpty().
+  Clock::time_point due(std::chrono::microseconds urgent_delay, std::chrono::microseconds lazy_delay) const;
+  void seal();
 
-  size_t size() const;
+  bool hasSealed() const { return !sealed_.empty(); }
+  // The oldest sealed batch; its records and bytes leave the caps' accounting.
+  SealedBatch takeSealed();
 
  private:
-  struct Entry {
-    ProcessRecord record;
+  struct Accounted {
+    SealedBatch batch;
     size_t bytes;
   };
-  bool fits(size_t bytes) const { return entries_.size() < limits_.max_records && bytes_ + bytes <= limits_.max_bytes; }
 
   const QueueLimits limits_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_;  // the flusher waits here
-  std::condition_variable room_;   // block_when_full producers wait here
-  std::deque<Entry> entries_;
+  const size_t batch_records_;
+  BatchWriter writer_;
+  size_t open_bytes_ = 0;
+  Clock::time_point open_since_{};
+  bool open_has_urgent_ = false;
+  Clock::time_point open_urgent_since_{};
+  std::deque<Accounted> sealed_;
+  size_t records_ = 0;  // in the open and the sealed batches
   size_t bytes_ = 0;
-  size_t batch_hint_ = 1;  // popBatch's max_records: push wakes the flusher when a batch is full
-  Clock::time_point oldest_arrival_{};
-  bool has_urgent_ = false;  // an urgent record is queued, since oldest_urgent_arrival_
-  Clock::time_point oldest_urgent_arrival_{};
-  bool closed_ = false;
 };
 
 }  // namespace keysentry

@@ -5,9 +5,21 @@
 namespace keysentry {
 
 CaptureSession::CaptureSession(std::unique_ptr<Backend> backend, const SessionOptions& options, Delivery& delivery)
-    : backend_(std::move(backend)), options_(options), delivery_(delivery), queue_(options.limits) {}
+    : backend_(std::move(backend)),
+      options_(options),
+      delivery_(delivery),
+      queue_(options.limits, options.per_event ? 1 : options.batch_records) {}
 
 CaptureSession::~CaptureSession() { stop(); }
+
+void CaptureSession::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  flusher_cv_.notify_all();
+  room_cv_.notify_all();
+}
 
 void CaptureSession::start() {
   started_ = true;
@@ -16,12 +28,7 @@ void CaptureSession::start() {
     backend_->start(*this);
   } catch (...) {
     stopped_ = true;  // the backend never started: do not stop() it
-    queue_.close();
-    {
-      std::lock_guard<std::mutex> lock(flight_mu_);
-      stopping_ = true;
-    }
-    flight_cv_.notify_all();
+    close();
     flusher_.join();
     throw;
   }
@@ -32,21 +39,101 @@ void CaptureSession::stop() {
   stopped_ = true;
   // Close first: a producer blocked on a full queue (block_when_full) must wake up before
   // its thread can be joined; what it pushes from now on is refused and counted as dropped.
-  queue_.close();
-  {
-    std::lock_guard<std::mutex> lock(flight_mu_);
-    stopping_ = true;
-  }
-  flight_cv_.notify_all();
+  close();
   backend_->stop();  // no push() after this returns
   flusher_.join();
 }
 
-void CaptureSession::push(ProcessRecord&& record) {
+void CaptureSession::push(const ProcessRecord& record) {
   counters_.captured.fetch_add(1, std::memory_order_relaxed);
-  const size_t bytes = encodedSize(record);
   const bool urgent = record.kind == RecordKind::Exec;
-  if (!queue_.push(std::move(record), bytes, urgent)) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+  const size_t bound = options_.per_event ? 0 : encodedSize(record);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (options_.per_event) {
+    pushSingle(record, lock);
+    return;
+  }
+  if (options_.limits.block_when_full) {
+    // A record larger than the whole byte budget could never fit: it is dropped, not waited on.
+    room_cv_.wait(lock, [&] { return closed_ || queue_.fits(bound) || queue_.empty(); });
+  }
+  if (closed_ || !queue_.fits(bound)) {
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const Clock::time_point now = Clock::now();
+  if (queue_.append(record, urgent, now)) last_seal_ = now;
+  // Leading edge: nothing was sent for a flush delay, so this exec is not part of a burst
+  // worth waiting for; sent now, it costs no flusher wake-up and no added latency.
+  if (urgent && !queue_.hasSealed() && !queue_.openEmpty() && in_flight_ < options_.max_in_flight &&
+      now - last_seal_ >= options_.flush_delay) {
+    sealOpen(now);
+  }
+  advance(now);
+}
+
+// The baseline of the benchmark: each record is its own delivery, copied for the JavaScript
+// thread, which builds an object from it.
+void CaptureSession::pushSingle(const ProcessRecord& record, std::unique_lock<std::mutex>& lock) {
+  if (options_.limits.block_when_full) room_cv_.wait(lock, [&] { return slotFree(); });
+  if (closed_ || !slotFree()) {
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ++in_flight_;
+  if (!delivery_.deliverRecord(record)) {
+    --in_flight_;
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void CaptureSession::sealOpen(Clock::time_point now) {
+  queue_.seal();
+  last_seal_ = now;
+}
+
+void CaptureSession::advance(Clock::time_point now) {
+  sendSealed();
+  if (queue_.openEmpty() || queue_.hasSealed()) return;  // a freed slot advances again
+  const Clock::time_point due = queue_.due(options_.flush_delay, options_.lifecycle_flush_delay);
+  if (now >= due) {
+    sealOpen(now);
+    sendSealed();
+  } else if (due < flusher_wakes_at_) {
+    flusher_wakes_at_ = due;
+    flusher_cv_.notify_one();
+  }
+}
+
+void CaptureSession::sendSealed() {
+  bool took = false;
+  while (queue_.hasSealed() && slotFree()) {
+    SealedBatch batch = queue_.takeSealed();
+    took = true;
+    ++in_flight_;
+    counters_.batches.fetch_add(1, std::memory_order_relaxed);
+    const uint32_t n = batch.records;
+    if (!delivery_.deliverBatch(std::move(batch.bytes), n)) {
+      --in_flight_;
+      counters_.dropped.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+  if (took && options_.limits.block_when_full) room_cv_.notify_all();
+}
+
+void CaptureSession::flushLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!closed_) {
+    advance(Clock::now());
+    // Asleep unless the open batch has a deadline to keep: pushes and freed slots send the rest.
+    const bool waiting = !queue_.openEmpty() && !queue_.hasSealed();
+    flusher_wakes_at_ = waiting ? queue_.due(options_.flush_delay, options_.lifecycle_flush_delay) : Clock::time_point::max();
+    if (waiting) flusher_cv_.wait_until(lock, flusher_wakes_at_);
+    else flusher_cv_.wait(lock);
+  }
+  // Stopping: everything queued goes to JavaScript at once, without waiting for a slot.
+  queue_.seal();
+  sendSealed();
 }
 
 void CaptureSession::reportSourceLoss(uint64_t count) { counters_.source_lost.fetch_add(count, std::memory_order_relaxed); }
@@ -69,45 +156,14 @@ CaptureHealth CaptureSession::health() const {
 
 void CaptureSession::deliveryDone(uint32_t records, bool reached_js) {
   (reached_js ? counters_.delivered : counters_.dropped).fetch_add(records, std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(flight_mu_);
-    --in_flight_;
+  std::unique_lock<std::mutex> lock(mu_);
+  --in_flight_;
+  if (!options_.per_event) {
+    advance(Clock::now());
+  } else if (options_.limits.block_when_full) {
+    lock.unlock();  // the producer wakes to a free lock
+    room_cv_.notify_one();
   }
-  flight_cv_.notify_one();
-}
-
-void CaptureSession::waitForSlot() {
-  std::unique_lock<std::mutex> lock(flight_mu_);
-  flight_cv_.wait(lock, [&] { return stopping_ || in_flight_ < options_.max_in_flight; });
-  ++in_flight_;
-}
-
-void CaptureSession::flushLoop() {
-  std::vector<ProcessRecord> records;
-  const size_t per_pop = options_.per_event ? 1 : options_.batch_records;
-  while (queue_.popBatch(records, per_pop, options_.flush_delay, options_.lifecycle_flush_delay)) {
-    send(records);
-    records.clear();
-  }
-}
-
-void CaptureSession::send(std::vector<ProcessRecord>& records) {
-  waitForSlot();
-  if (options_.per_event) {
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (i > 0) waitForSlot();
-      if (!delivery_.deliverRecord(std::move(records[i]))) deliveryDone(1, false);
-    }
-    return;
-  }
-  BatchWriter writer;
-  size_t bytes = 0;
-  for (const auto& r : records) bytes += encodedSize(r);
-  writer.reserve(bytes);
-  for (const auto& r : records) writer.append(r);
-  const uint32_t n = writer.recordCount();
-  counters_.batches.fetch_add(1, std::memory_order_relaxed);
-  if (!delivery_.deliverBatch(writer.finish(), n)) deliveryDone(n, false);
 }
 
 }  // namespace keysentry

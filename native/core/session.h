@@ -1,6 +1,9 @@
-// A capture session: one backend, the bounded queue, and the flusher thread that packs
-// queued records into batches and hands them to a Delivery (the N-API side, addon.cc).
-// No N-API in here, so the whole path below JavaScript is plain threads and buffers.
+// A capture session: one backend, the bounded batch queue, and the flusher thread that seals
+// a batch whose deadline has come. Records are encoded at push on the backend's thread; a
+// sealed batch is handed to a Delivery (the N-API side, addon.cc) by whichever thread has it
+// and a free in-flight slot: the capture thread (a batch full, or the leading edge below), the
+// JavaScript thread (a slot freed), the flusher (a deadline). No N-API in here, so the whole
+// path below JavaScript is plain threads and buffers.
 #pragma once
 
 #include <atomic>
@@ -21,13 +24,15 @@ namespace keysentry {
 struct SessionOptions {
   QueueLimits limits;
   size_t batch_records = 1024;
-  // A lone exec waits at most this long for company before it is sent.
+  // Leading edge: an exec pushed when no batch was sealed for this long is sent at once, with
+  // what waits before it, so a lone exec costs no flusher wake-up and no delay. Within it
+  // (a burst), an exec waits at most this long for company.
   std::chrono::microseconds flush_delay{1000};
   // Forks and exits wait up to this long: no alert waits on them, and the next exec's batch
   // carries them along, so a short process costs one wake-up of JavaScript, not three.
   std::chrono::microseconds lifecycle_flush_delay{50000};
-  // Deliveries handed to JavaScript and not yet consumed; beyond it the flusher waits and
-  // the queue absorbs (then drops) the surplus, so a stalled event loop cannot grow memory.
+  // Deliveries handed to JavaScript and not yet consumed; beyond it sealed batches wait in
+  // the queue, which then drops the surplus, so a stalled event loop cannot grow memory.
   size_t max_in_flight = 8;
   // Baseline for the benchmark: one JavaScript call, and one C++-built object, per record.
   bool per_event = false;
@@ -55,7 +60,7 @@ class Delivery {
  public:
   virtual ~Delivery() = default;
   virtual bool deliverBatch(std::vector<uint8_t>&& batch, uint32_t records) = 0;
-  virtual bool deliverRecord(ProcessRecord&& record) = 0;
+  virtual bool deliverRecord(const ProcessRecord& record) = 0;
 };
 
 class CaptureSession final : public RecordSink {
@@ -76,30 +81,43 @@ class CaptureSession final : public RecordSink {
   Counters& counters() { return counters_; }
   const char* backendName() const { return backend_->name(); }
 
-  void push(ProcessRecord&& record) override;
+  void push(const ProcessRecord& record) override;
   void reportSourceLoss(uint64_t count) override;
   void reportRepair(const std::string& what) override;
   void reportDegraded(const std::string& reason) override;
   CaptureHealth health() const;
 
  private:
+  using Clock = BatchQueue::Clock;
+  void close();
   void flushLoop();
-  // Waits for an in-flight slot, except when stopping: then it takes one at once.
-  void waitForSlot();
-  void send(std::vector<ProcessRecord>& records);
+  void pushSingle(const ProcessRecord& record, std::unique_lock<std::mutex>& lock);
+  // Seals the open batch when its deadline has passed, hands sealed batches to JavaScript
+  // while in-flight slots are free (all of them when stopping), and wakes the flusher when
+  // the open batch is due before the flusher would wake by itself.
+  void advance(Clock::time_point now);
+  void sealOpen(Clock::time_point now);
+  void sendSealed();
+  // Once closed, deliveries no longer wait for a slot: stop() never waits on JavaScript.
+  bool slotFree() const { return closed_ || in_flight_ < options_.max_in_flight; }
 
   std::unique_ptr<Backend> backend_;
   const SessionOptions options_;
   Delivery& delivery_;
-  RecordQueue queue_;
   Counters counters_;
   mutable std::mutex health_mu_;
   CaptureHealth health_;
 
-  std::mutex flight_mu_;
-  std::condition_variable flight_cv_;
+  // Guards everything below. Delivery calls happen under it, so batches reach the
+  // thread-safe function in the order they were sealed.
+  std::mutex mu_;
+  BatchQueue queue_;
+  std::condition_variable flusher_cv_;
+  std::condition_variable room_cv_;  // block_when_full producers (and per-event ones) wait here
+  Clock::time_point flusher_wakes_at_ = Clock::time_point::max();
+  Clock::time_point last_seal_{};
   size_t in_flight_ = 0;
-  bool stopping_ = false;
+  bool closed_ = false;  // push() refuses from now on
 
   std::thread flusher_;
   bool started_ = false;

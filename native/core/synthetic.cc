@@ -28,25 +28,33 @@ class SyntheticBackend final : public Backend {
 
  private:
   // Shaped like a real exec of `security find-certificate -a -c NAME <keychain>` from a shell.
+  // One record is reused, as a capture thread reuses its own: push() encodes it at once.
   void produce(RecordSink& sink) {
     const uint64_t base_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    ProcessRecord r;
+    r.kind = RecordKind::Exec;
+    r.parent.pid = 4242;
+    r.uid = r.euid = 501;
+    r.gid = 20;
+    r.has_cwd = true;
     for (uint64_t i = 0; i < count_ && !stop_.load(std::memory_order_relaxed); ++i) {
-      ProcessRecord r;
-      r.kind = RecordKind::Exec;
       r.time_ns = base_ns + i * 1000;
       r.seq = i + 1;
       r.subject.pid = static_cast<int32_t>(10000 + i % 50000);
-      r.parent.pid = 4242;
-      r.uid = r.euid = 501;
-      r.gid = 20;
-      r.executable = "/usr/bin/security";
-      r.parent_executable = "/bin/zsh";
+      // Assigned for every record, as a backend fills its record from each event.
+      r.executable.assign("/usr/bin/security");
+      r.parent_executable.assign("/bin/zsh");
+      r.cwd.assign("/Users/alice/Projects");
+      r.args.resize(6);
+      r.args[0].assign("security");
+      r.args[1].assign("find-certificate");
+      r.args[2].assign("-a");
+      r.args[3].assign("-c");
       // One argument differs in every record, as a real stream's file names and ids do.
-      r.args = {"security", "find-certificate", "-a", "-c", "host-" + std::to_string(i), "/Library/Keychains/System.keychain"};
-      r.has_cwd = true;
-      r.cwd = "/Users/alice/Projects";
-      sink.push(std::move(r));
+      r.args[4].assign("host-").append(std::to_string(i));
+      r.args[5].assign("/Library/Keychains/System.keychain");
+      sink.push(r);
     }
   }
 

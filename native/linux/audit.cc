@@ -569,7 +569,7 @@ class AuditBackend final : public Backend {
       r.cwd = std::move(e.cwd);
       // Read now, while the parent most likely still runs the image that forked this one.
       if (e.ppid > 0) r.parent_executable = linux_proc::executable(e.ppid);
-      sink_->push(std::move(r));
+      sink_->push(r);
     }
     done_.clear();
   }

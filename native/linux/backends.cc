@@ -21,7 +21,7 @@ class ForkExecGate final : public RecordSink {
  public:
   void setSink(RecordSink& sink) { sink_ = &sink; }
 
-  void push(ProcessRecord&& record) override {
+  void push(const ProcessRecord& record) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const int32_t pid = record.subject.pid;
@@ -38,7 +38,7 @@ class ForkExecGate final : public RecordSink {
           break;
       }
     }
-    sink_->push(std::move(record));
+    sink_->push(record);
   }
 
   void reportSourceLoss(uint64_t count) override { sink_->reportSourceLoss(count); }

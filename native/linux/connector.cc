@@ -211,7 +211,7 @@ class ConnectorBackend final : public Backend {
       default:
         return;
     }
-    sink_->push(std::move(r));
+    sink_->push(r);
   }
 
   static void fillExec(ProcessRecord& r, pid_t pid) {

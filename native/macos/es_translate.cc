@@ -157,7 +157,7 @@ void MessageTranslator::handle(const es_message_t& msg) {
   const uint64_t dropped = drops_.observe(msg);
   if (dropped > 0) sink_.reportSourceLoss(dropped);
   ProcessRecord record;
-  if (translateMessage(msg, record)) sink_.push(std::move(record));
+  if (translateMessage(msg, record)) sink_.push(record);
 }
 
 }  // namespace es

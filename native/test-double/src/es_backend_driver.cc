@@ -37,11 +37,11 @@ void check(bool ok, const std::string& name, const std::string& why = "") {
 
 class Sink final : public keysentry::RecordSink {
  public:
-  void push(ProcessRecord&& record) override {
+  void push(const ProcessRecord& record) override {
     if (slow_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_) pushes_after_close_++;
-    records_.push_back(std::move(record));
+    records_.push_back(record);
   }
   void reportSourceLoss(uint64_t count) override { lost_ += count; }
 

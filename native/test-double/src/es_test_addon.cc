@@ -235,7 +235,7 @@ class MessageBuilder {
 
 class CollectingSink final : public keysentry::RecordSink {
  public:
-  void push(ProcessRecord&& record) override { writer.append(record); }
+  void push(const ProcessRecord& record) override { writer.append(record); }
   void reportSourceLoss(uint64_t count) override { lost += count; }
   keysentry::BatchWriter writer;
   uint64_t lost = 0;
