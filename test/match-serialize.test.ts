@@ -47,7 +47,7 @@ describe('matcher: toJSON / loadPatternSet', () => {
       ['not an object', () => 'nope', /not an object/],
       ['null', () => null, /not an object/],
       ['wrong format', (j) => ({ ...j, format: 'other' }), /format must be/],
-      ['future version', (j) => ({ ...j, version: 2 }), /unsupported version 2/],
+      ['future version', (j) => ({ ...j, version: 3 }), /unsupported version 3/],
       ['bad budget', (j) => ({ ...j, stateBudget: -1 }), /stateBudget/],
       ['specs not an array', (j) => ({ ...j, specs: {} }), /specs must be an array/],
       ['unknown kind', (j) => ({ ...j, specs: [{ ...j.specs[0], kind: 'glob' }, ...j.specs.slice(1)] }), /unknown pattern kind/],
@@ -58,8 +58,8 @@ describe('matcher: toJSON / loadPatternSet', () => {
       ['torn table', (j) => ({ ...j, automaton: { ...j.automaton, nfaEdgeTarget: Buffer.from([1, 2, 3]).toString('base64') } }), /not a whole number of elements/],
       ['edge out of range', (j) => ({ ...j, automaton: { ...j.automaton, nfaEdgeTarget: patchInt32(j.automaton!.nfaEdgeTarget, 0, 9999) } }), /nfaEdgeTarget\[0\] = 9999 is outside/],
       ['edge offsets decrease', (j) => ({ ...j, automaton: { ...j.automaton, nfaEdgeStart: patchInt32(j.automaton!.nfaEdgeStart, 1, 1 << 20) } }), /nfaEdgeStart decreases|must run from/],
-      ['accepts a literal pattern', (j) => ({ ...j, automaton: { ...j.automaton, nfaAcceptIds: patchInt32(j.automaton!.nfaAcceptIds, 0, 1) } }), /not a pattern of the automaton group/],
-      ['accepts a pattern that does not exist', (j) => ({ ...j, automaton: { ...j.automaton, nfaAcceptIds: patchInt32(j.automaton!.nfaAcceptIds, 0, -5) } }), /not a pattern of the automaton group/],
+      ['accepts a pattern that does not exist', (j) => ({ ...j, automaton: { ...j.automaton, nfaAcceptIds: patchInt32(j.automaton!.nfaAcceptIds, 0, -5) } }), /nfaAcceptIds\[0\] = -5 is outside/],
+      ['accepts a pattern past the specs', (j) => ({ ...j, automaton: { ...j.automaton, nfaAcceptIds: patchInt32(j.automaton!.nfaAcceptIds, 0, j.specs.length) } }), /nfaAcceptIds\[0\] = \d+ is outside/],
       ['class count lies', (j) => ({ ...j, automaton: { ...j.automaton, classCount: 1 } }), /outside 0\.\.0|bitset/],
     ];
     for (const [name, damage, reason] of damaged) {

@@ -268,6 +268,49 @@ describe('matcher: multi-pattern sets', () => {
     assert.deepEqual(hitsOf(set, 'nothing'), []);
   });
 
+  it('once one pattern needs the automaton, the literals join it and keep their case and anchoring', () => {
+    const specs: PatternSpec[] = [
+      { kind: 'exact', text: 'security', caseInsensitive: false },
+      { kind: 'prefix', text: '/Users/', caseInsensitive: false },
+      { kind: 'suffix', text: '.plist', caseInsensitive: false },
+      { kind: 'contains', text: 'Keychains', caseInsensitive: false },
+      { kind: 'wildcard', text: 'login.*', caseInsensitive: true },
+    ];
+    const set = compilePatternSet(specs);
+    assert.deepEqual(set.strategies().map((s) => s.replace(/,.*/, '')), ['dfa(5 patterns']);
+    assert.deepEqual(hitsOf(set, 'security'), [0]);
+    assert.deepEqual(hitsOf(set, 'Security'), []);
+    assert.deepEqual(hitsOf(set, 'securityx'), []);
+    assert.deepEqual(hitsOf(set, '/Users/a/Keychains/b.plist'), [1, 2, 3]);
+    assert.deepEqual(hitsOf(set, '/users/a/keychains/b.PLIST'), []);
+    assert.deepEqual(hitsOf(set, 'LOGIN.Keychains'), [3, 4]);
+    const literalOnly = compilePatternSet(specs.slice(0, 4));
+    assert.deepEqual(literalOnly.strategies(), ['exact-set(1)', 'prefix(1)', 'suffix(1)', 'contains(1)']);
+  });
+
+  it('matchEachInto: each string element from an index on, nulls skipped, stopping at the first other element', () => {
+    const automaton = compilePatternSet([
+      { kind: 'wildcard', text: '*/Keychains/*', caseInsensitive: true },
+      { kind: 'exact', text: 'dump-keychain', caseInsensitive: false },
+    ]);
+    const literal = compilePatternSet([
+      { kind: 'suffix', text: '/Keychains/x', caseInsensitive: false },
+      { kind: 'exact', text: 'dump-keychain', caseInsensitive: false },
+    ]);
+    for (const set of [automaton, literal]) {
+      const each = (values: unknown[], from: number): [number, number[]] => {
+        const hits = new Uint32Array(set.words);
+        const stop = set.matchEachInto(values, from, hits);
+        return [stop, [0, 1].filter((i) => ((hits[0] as number) & (1 << i)) !== 0)];
+      };
+      assert.deepEqual(each(['a', null, '/L/Keychains/x', undefined, 'dump-keychain'], 0), [5, [0, 1]]);
+      assert.deepEqual(each(['dump-keychain', 7, '/L/Keychains/x'], 0), [1, [1]], 'a number is the caller\'s');
+      assert.deepEqual(each(['dump-keychain', 7, '/L/Keychains/x'], 2), [3, [0]], 'starts at from');
+      assert.deepEqual(each([['/L/Keychains/x'], 'dump-keychain'], 0), [0, []], 'a nested array is the caller\'s');
+      assert.deepEqual(each([], 0), [0, []]);
+    }
+  });
+
   it('an empty set matches nothing and round-trips', () => {
     const set = compilePatternSet([]);
     assert.equal(set.size, 0);

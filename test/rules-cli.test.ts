@@ -74,7 +74,7 @@ describe('rules: keysentry rules CLI', function () {
     fs.writeFileSync(path.join(dir, 'rules.json'), JSON.stringify(json));
     const old = keysentry('rules', 'check', path.join(dir, 'rules.json'));
     assert.equal(old.code, 1);
-    assert.match(old.stderr, /version 999 is not the supported version 1/);
+    assert.match(old.stderr, /version 999 is not the supported version 2/);
   });
 
   it('compile refuses to write a rule set with errors unless --allow-errors', () => {

@@ -150,6 +150,15 @@ describe('rules: EQL semantics', () => {
       assert.ok(!p(proc({ args: ['security', '-d'] })));
       assert.ok(q('process where event.type == "start"')({ event: { category: 'process', type: ['info', 'start'] } }));
     });
+    it('a field named like an inherited member (toString, length, an index) is only the document\'s own data', () => {
+      assert.ok(q('process where ?toString == null')(proc({ args: ['a'] })));
+      assert.ok(q('process where ?toString == "x"')(proc({ args: ['a'] }, { toString: 'x' })));
+      assert.ok(q('process where ?process.args.length == null')(proc({ args: ['a'] })));
+      assert.ok(q('process where ?process.args.`0` == null')(proc({ args: ['a'] })));
+      assert.ok(q('process where ?process.constructor == null')(proc({ args: ['a'] })));
+      assert.ok(q('process where ?process.length == 2')(proc({ args: ['a'], length: 2 })));
+      assert.ok(q('process where ?process.constructor : "x*"')(proc({ args: ['a'] }, { 'process.constructor': 'xy' })));
+    });
     it('not over an array means no element matches', () => {
       const p = q('process where not process.args : ("a", "b")');
       assert.ok(!p(proc({ args: ['x', 'b'] })));

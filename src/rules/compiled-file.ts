@@ -16,7 +16,8 @@ import type { CompiledPlan } from './compile';
 import type { RuleError, RuleMeta, UnsupportedRule } from './types';
 
 export const COMPILED_FORMAT = 'keysentry.compiled-rules';
-export const COMPILED_VERSION = 1;
+/** 2: pattern sets of version 2 (see match/serialize.ts). */
+export const COMPILED_VERSION = 2;
 const BIN_MAGIC = Buffer.from('KSRULES\n', 'latin1');
 const MAX_PAYLOAD_BYTES = 256 << 20;
 /** A compiled file is never larger than its payload (gzip or JSON around it). */

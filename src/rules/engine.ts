@@ -29,6 +29,8 @@ const NO_DOCUMENT: object = Object.freeze({});
 interface FieldRuntime {
   /** The path's segments, for the common all-nested document. */
   segs: string[];
+  /** No segment can name an inherited member (`length`, `toString`, an index): the all-nested probe is exact. */
+  plainSegs: boolean;
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
   keys: string[][];
   set: PatternSet | undefined;
@@ -47,7 +49,6 @@ export class RuleEngine implements CompiledRuleSet {
   private readonly runtimes: FieldRuntime[];
   private readonly predicates: Predicate[];
   private readonly gates: GateTables;
-  private readonly dotted = new DottedKeys();
 
   constructor(
     readonly rules: readonly RuleMeta[],
@@ -70,7 +71,8 @@ export class RuleEngine implements CompiledRuleSet {
       if (set !== undefined && set.size !== f.patterns.length) throw new CompiledRuleSetError(`field ${f.path}: pattern set has ${set.size} patterns, expected ${f.patterns.length}`);
       const view = hits.subarray(offset, offset + words);
       offset += words;
-      return { segs: f.path.split('.'), keys: pathKeys(f.path), set, hits: view, dynamic: f.dynamic === true };
+      const segs = f.path.split('.');
+      return { segs, plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
     const simplified = formulas.map(simplify);
     this.predicates = simplified.map((f) => this.compile(f));
@@ -79,12 +81,12 @@ export class RuleEngine implements CompiledRuleSet {
 
   evaluate(doc: object): RuleMeta[] {
     this.doc = doc;
-    this.dotted.reset();
     if (++this.generation === 0xffffffff) {
       this.fieldGeneration.fill(0);
       this.scanGeneration.fill(0);
       this.generation = 1;
     }
+
     let fired: number[] | undefined;
     const predicates = this.predicates;
     const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, altStart, wordStart, word, mask } = this.gates;
@@ -106,7 +108,6 @@ export class RuleEngine implements CompiledRuleSet {
     }
     // Not keeping the event alive until the next one arrives.
     this.doc = NO_DOCUMENT;
-    this.dotted.reset();
     if (fired === undefined) return NO_MATCH as RuleMeta[];
     // Groups visit rules out of load order; report in load order.
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
@@ -120,42 +121,39 @@ export class RuleEngine implements CompiledRuleSet {
     return false;
   }
 
-  /** Field `f` of the current event, fetched once per event. */
+  /** The field's value as found in the current event (nested path first, then dotted/mixed keys), not normalized. */
+  private fetch(rt: FieldRuntime): unknown {
+    const v = rt.plainSegs ? lookupNested(this.doc, rt.segs) : undefined;
+    return v !== undefined && v !== null ? v : lookup(this.doc, rt.keys, 0, rt.segs.length);
+  }
+
+  /** Field `f` of the current event as the rules see it (see presentValue), fetched once per event. */
   private load(f: number): unknown {
     if (this.fieldGeneration[f] === this.generation) return this.values[f];
     this.fieldGeneration[f] = this.generation;
-    const rt = this.runtimes[f] as FieldRuntime;
-    let found = lookupNested(this.doc, rt.segs);
-    if (found === undefined) found = lookup(this.doc, rt.keys, 0, rt.segs.length, this.dotted);
-    const value = presentValue(found);
+    const value = presentValue(this.fetch(this.runtimes[f] as FieldRuntime));
     this.values[f] = value;
     return value;
   }
 
-  /** Runs field `f`'s pattern set over each of its string elements, once per event; returns the hit bits. */
+  /**
+   * Runs field `f`'s pattern set over each of its string elements, once per event; returns the hit bits. Reads the
+   * fetched value directly rather than load()'s normalized one: a missing value has no strings anyway, and nested
+   * arrays are flattened only when one is met, so a flat array of strings is read once, in the matcher.
+   */
   private scan(f: number): Uint32Array {
     const rt = this.runtimes[f] as FieldRuntime;
     const hits = rt.hits;
     if (this.scanGeneration[f] === this.generation) return hits;
     this.scanGeneration[f] = this.generation;
-    const value = this.load(f);
     // A loop: hits are a few words, where TypedArray#fill's call costs more than the clearing.
     for (let w = 0; w < hits.length; w++) hits[w] = 0;
     const set = rt.set;
-    if (set === undefined || value === undefined) return hits;
-    // Strings tested inline rather than through a chosen conversion function: one call site less per element.
-    const dynamic = rt.dynamic;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const x: unknown = value[i];
-        if (typeof x === 'string') set.matchInto(x, hits);
-        else if (!dynamic && (typeof x === 'number' || typeof x === 'boolean')) set.matchInto(String(x), hits);
-      }
-    } else if (typeof value === 'string') {
-      set.matchInto(value, hits);
-    } else if (!dynamic && (typeof value === 'number' || typeof value === 'boolean')) {
-      set.matchInto(String(value), hits);
-    }
+    if (set === undefined) return hits;
+    const value = this.fetch(rt);
+    if (typeof value === 'string') set.matchInto(value, hits);
+    else if (Array.isArray(value)) scanElements(set, value, hits, rt.dynamic);
+    else if (!rt.dynamic && (typeof value === 'number' || typeof value === 'boolean')) set.matchInto(String(value), hits);
     return hits;
   }
 
@@ -261,8 +259,17 @@ export class RuleEngine implements CompiledRuleSet {
   }
 }
 
-function pathKeys(path: string): string[][] {
-  const segs = path.split('.');
+/** The pattern set over an array's elements: strings in the matcher, numbers/booleans as keywords, nested arrays flat. */
+function scanElements(set: PatternSet, values: readonly unknown[], hits: Uint32Array, dynamic: boolean): void {
+  for (let i = set.matchEachInto(values, 0, hits); i < values.length; i = set.matchEachInto(values, i + 1, hits)) {
+    const x: unknown = values[i];
+    // flattenArrays leaves no array inside, so this recursion is one level deep.
+    if (Array.isArray(x)) scanElements(set, flattenArrays(x) as unknown[], hits, dynamic);
+    else if (!dynamic && (typeof x === 'number' || typeof x === 'boolean')) set.matchInto(String(x), hits);
+  }
+}
+
+function pathKeys(segs: readonly string[]): string[][] {
   return segs.map((_, i) => {
     const row: string[] = [];
     for (let j = 0; j <= segs.length; j++) row.push(j > i ? segs.slice(i, j).join('.') : '');
@@ -277,64 +284,45 @@ function lookupNested(doc: object, segs: readonly string[]): unknown {
     if (typeof v !== 'object' || v === null) return undefined;
     v = (v as Record<string, unknown>)[segs[i] as string];
   }
-  return v === null ? undefined : v;
+  return v;
+}
+
+/** A key no object or array inherits and no array has as its own: `o[key]` is the document's data or undefined. */
+function isPlainKey(key: string): boolean {
+  return !(key in Object.prototype) && !(key in Array.prototype) && !/^(0|[1-9][0-9]*)$/.test(key);
+}
+
+/** o[key] when it is the document's own data, not an Object.prototype member. */
+function property(o: object, key: string): unknown {
+  const v = (o as Record<string, unknown>)[key];
+  return v !== undefined && key in Object.prototype && !Object.hasOwn(o, key) ? undefined : v;
 }
 
 /**
- * Which objects of the current event have dotted keys (`{"process.args": ...}`): only those need the search over
- * every way of splitting a path, so a field missing from an all-nested event costs one probe per level, not all.
+ * Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first): every way of
+ * splitting the rest of the path into keys is probed, a path's length bounding the probes.
  */
-class DottedKeys {
-  private readonly objects: (object | undefined)[] = [];
-  private readonly flags: boolean[] = [];
-  private used = 0;
-
-  has(o: object): boolean {
-    for (let i = 0; i < this.used; i++) if (this.objects[i] === o) return this.flags[i] as boolean;
-    let dotted = false;
-    for (const k in o) {
-      if (k.includes('.')) {
-        dotted = true;
-        break;
-      }
-    }
-    if (this.used < 64) {
-      this.objects[this.used] = o;
-      this.flags[this.used++] = dotted;
-    }
-    return dotted;
-  }
-
-  /** Forgets the event's objects (and drops the references to them). */
-  reset(): void {
-    for (let i = 0; i < this.used; i++) this.objects[i] = undefined;
-    this.used = 0;
-  }
-}
-
-/** Resolves segments from..n of a path in a nested, dotted-key or mixed document (nested first). */
-function lookup(obj: unknown, keys: string[][], from: number, n: number, dotted: DottedKeys): unknown {
+function lookup(obj: unknown, keys: string[][], from: number, n: number): unknown {
   if (from === n) return obj;
   // As Elasticsearch indexes it, a path through an array of objects collects every object's values.
-  if (Array.isArray(obj)) return collect(obj, keys, from, n, dotted);
+  if (Array.isArray(obj)) return collect(obj, keys, from, n);
   if (typeof obj !== 'object' || obj === null) return undefined;
   const row = keys[from] as string[];
-  const last = dotted.has(obj) ? n : from + 1;
-  for (let to = from + 1; to <= last; to++) {
-    const v = (obj as Record<string, unknown>)[row[to] as string];
+  for (let to = from + 1; to <= n; to++) {
+    const v = property(obj, row[to] as string);
     if (v !== undefined && v !== null) {
-      const r = lookup(v, keys, to, n, dotted);
+      const r = lookup(v, keys, to, n);
       if (r !== undefined) return r;
     }
   }
   return undefined;
 }
 
-function collect(objects: readonly unknown[], keys: string[][], from: number, n: number, dotted: DottedKeys): unknown[] | undefined {
+function collect(objects: readonly unknown[], keys: string[][], from: number, n: number): unknown[] | undefined {
   let out: unknown[] | undefined;
   for (const o of flattenArrays(objects) as unknown[]) {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
-    const v = lookup(o, keys, from, n, dotted);
+    const v = lookup(o, keys, from, n);
     if (v === undefined) continue;
     out ??= [];
     if (Array.isArray(v)) for (const x of v) out.push(x);

@@ -201,6 +201,28 @@ export class AutomatonMatcher {
 
   matchInto(value: string, hits: Uint32Array): void {
     if (this.flushPending) this.resetDfa();
+    this.run(value, hits);
+  }
+
+  /**
+   * matchInto for each string element of `values` from index `from` on, skipping null and undefined; stops at the
+   * first other element and returns its index (values.length when all were handled), so the caller decides what
+   * other elements mean. One call per field instead of one per string.
+   */
+  matchEachInto(values: readonly unknown[], from: number, hits: Uint32Array): number {
+    for (let j = from; j < values.length; j++) {
+      const v: unknown = values[j];
+      if (typeof v === 'string') {
+        if (this.flushPending) this.resetDfa();
+        this.run(v, hits);
+      } else if (v !== null && v !== undefined) {
+        return j;
+      }
+    }
+    return values.length;
+  }
+
+  private run(value: string, hits: Uint32Array): void {
     const K = this.classCount;
     const ascii = this.ascii;
     let trans = this.trans;

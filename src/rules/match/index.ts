@@ -41,6 +41,12 @@ export interface PatternSet {
   readonly words: number;
   /** ORs into `hits` bit i for every pattern i that matches the WHOLE of `value`. Linear in value.length; allocates only while its lazy DFA warms up. */
   matchInto(value: string, hits: Uint32Array): void;
+  /**
+   * matchInto for each string element of `values` from index `from` on, skipping null and undefined. Stops at the
+   * first element of any other type and returns its index (values.length when every element was handled): what a
+   * number or a nested array means is the caller's business.
+   */
+  matchEachInto(values: readonly unknown[], from: number, hits: Uint32Array): number;
   /** Human-readable strategy per group, for docs and `rules check`. */
   strategies(): string[];
   /** Plain JSON (for `keysentry rules compile`). */
@@ -123,8 +129,6 @@ class CompiledPatternSet implements PatternSet {
   private readonly suffixIds: Int32Array;
   private readonly containsText: string[];
   private readonly containsIds: Int32Array;
-  /** Every pattern is in the automaton (the usual case for `:` lists): skip the literal groups. */
-  private readonly automatonOnly: boolean;
 
   constructor(
     private readonly specs: readonly PatternSpec[],
@@ -141,12 +145,12 @@ class CompiledPatternSet implements PatternSet {
     [this.prefixText, this.prefixIds] = split(plan.prefix);
     [this.suffixText, this.suffixIds] = split(plan.suffix);
     [this.containsText, this.containsIds] = split(plan.contains);
-    this.automatonOnly = automaton !== undefined && plan.automaton.length === specs.length;
   }
 
   matchInto(value: string, hits: Uint32Array): void {
-    if (this.automatonOnly) {
-      (this.automaton as AutomatonMatcher).matchInto(value, hits);
+    // The plan puts either every pattern in the automaton or none.
+    if (this.automaton !== undefined) {
+      this.automaton.matchInto(value, hits);
       return;
     }
     if (this.exact.size > 0) {
@@ -156,7 +160,16 @@ class CompiledPatternSet implements PatternSet {
     for (let i = 0; i < this.prefixText.length; i++) if (value.startsWith(this.prefixText[i] as string)) setBit(hits, this.prefixIds[i] as number);
     for (let i = 0; i < this.suffixText.length; i++) if (value.endsWith(this.suffixText[i] as string)) setBit(hits, this.suffixIds[i] as number);
     for (let i = 0; i < this.containsText.length; i++) if (value.includes(this.containsText[i] as string)) setBit(hits, this.containsIds[i] as number);
-    if (this.automaton !== undefined) this.automaton.matchInto(value, hits);
+  }
+
+  matchEachInto(values: readonly unknown[], from: number, hits: Uint32Array): number {
+    if (this.automaton !== undefined) return this.automaton.matchEachInto(values, from, hits);
+    for (let j = from; j < values.length; j++) {
+      const v: unknown = values[j];
+      if (typeof v === 'string') this.matchInto(v, hits);
+      else if (v !== null && v !== undefined) return j;
+    }
+    return values.length;
   }
 
   strategies(): string[] {

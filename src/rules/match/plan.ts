@@ -3,12 +3,14 @@
  * set can re-derive and check it): case-sensitive equality by hash lookup, a few case-sensitive
  * literal prefixes/suffixes/substrings by direct comparison, and everything else in one automaton.
  * Wildcards without `*`/`?` and the shapes `lit*`, `*lit`, `*lit*` count as the literal kinds.
+ * Once any pattern needs the automaton, the literals join it too: the automaton reads the value
+ * anyway, and a hash of the whole value plus one comparison per affix would read it again.
  */
 import type { PatternSpec } from './index';
 
-/** Above this many case-sensitive prefix + suffix literals, they go into the automaton instead. */
+/** Above this many case-sensitive prefix + suffix literals, the set uses the automaton instead. */
 export const DIRECT_AFFIX_LIMIT = 16;
-/** Substring literals are compared directly only when there are this few and no automaton. */
+/** Above this many substring literals, the set uses the automaton instead. */
 export const DIRECT_CONTAINS_LIMIT = 2;
 
 export interface LiteralPattern {
@@ -63,11 +65,9 @@ export function planGroups(specs: readonly PatternSpec[]): GroupPlan {
     else if (shape.kind === 'contains') contains.push({ id, text: shape.text });
     else affixes.push({ kind: shape.kind, id, text: shape.text });
   });
-  const direct = affixes.length <= DIRECT_AFFIX_LIMIT;
-  if (!direct) automaton.push(...affixes.map((a) => a.id));
-  const directContains = contains.length <= DIRECT_CONTAINS_LIMIT && automaton.length === 0;
-  if (!directContains) automaton.push(...contains.map((c) => c.id));
-  automaton.sort((a, b) => a - b);
-  const pick = (kind: 'prefix' | 'suffix'): LiteralPattern[] => (direct ? affixes.filter((a) => a.kind === kind).map(({ id, text }) => ({ id, text })) : []);
-  return { exact, prefix: pick('prefix'), suffix: pick('suffix'), contains: directContains ? contains : [], automaton };
+  if (automaton.length > 0 || affixes.length > DIRECT_AFFIX_LIMIT || contains.length > DIRECT_CONTAINS_LIMIT) {
+    return { exact: [], prefix: [], suffix: [], contains: [], automaton: specs.map((_, id) => id) };
+  }
+  const pick = (kind: 'prefix' | 'suffix'): LiteralPattern[] => affixes.filter((a) => a.kind === kind).map(({ id, text }) => ({ id, text }));
+  return { exact, prefix: pick('prefix'), suffix: pick('suffix'), contains, automaton };
 }
