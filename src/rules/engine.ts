@@ -292,10 +292,10 @@ function isPlainKey(key: string): boolean {
   return !(key in Object.prototype) && !(key in Array.prototype) && !/^(0|[1-9][0-9]*)$/.test(key);
 }
 
-/** o[key] when it is the document's own data, not an Object.prototype member. */
+/** o[key] when it is the document's own data, not an Object.prototype member (a method, or `__proto__`'s object). */
 function property(o: object, key: string): unknown {
   const v = (o as Record<string, unknown>)[key];
-  return v !== undefined && key in Object.prototype && !Object.hasOwn(o, key) ? undefined : v;
+  return (typeof v === 'function' || key === '__proto__') && !Object.hasOwn(o, key) ? undefined : v;
 }
 
 /**

@@ -200,6 +200,7 @@ export class AutomatonMatcher {
   }
 
   matchInto(value: string, hits: Uint32Array): void {
+    if (this.diesOnFirstUnit(value)) return;
     if (this.flushPending) this.resetDfa();
     this.run(value, hits);
   }
@@ -213,6 +214,7 @@ export class AutomatonMatcher {
     for (let j = from; j < values.length; j++) {
       const v: unknown = values[j];
       if (typeof v === 'string') {
+        if (this.diesOnFirstUnit(v)) continue;
         if (this.flushPending) this.resetDfa();
         this.run(v, hits);
       } else if (v !== null && v !== undefined) {
@@ -220,6 +222,16 @@ export class AutomatonMatcher {
       }
     }
     return values.length;
+  }
+
+  /**
+   * Most arguments are ruled out by their first unit (`-x` against paths and names): the start state's built
+   * transition on it is dead. Checked before anything else is set up; a dead transition stays dead across flushes.
+   */
+  private diesOnFirstUnit(value: string): boolean {
+    if (value.length === 0 || this.startReports) return false;
+    const c = value.charCodeAt(0);
+    return c < 128 && this.trans[START * this.classCount + (this.ascii[c] as number)] === DEAD;
   }
 
   private run(value: string, hits: Uint32Array): void {
