@@ -11,6 +11,7 @@ import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
 import { anyHit, buildGates, MULTI, type GateTables } from './gates';
 import { cheapestFirst, simplify } from './optimize';
+import { propertyRead, type PropertyRead } from './property-reads';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
 /** A compiled-form file whose content does not make a rule set. */
@@ -27,8 +28,8 @@ const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
 const NO_DOCUMENT: object = Object.freeze({});
 
 interface FieldRuntime {
-  /** The path's segments, for the common all-nested document. */
-  segs: string[];
+  /** A read per path segment, for the common all-nested document. */
+  reads: PropertyRead[];
   /** No segment can name an inherited member (`length`, `toString`, an index): the all-nested probe is exact. */
   plainSegs: boolean;
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
@@ -72,7 +73,7 @@ export class RuleEngine implements CompiledRuleSet {
       const view = hits.subarray(offset, offset + words);
       offset += words;
       const segs = f.path.split('.');
-      return { segs, plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
+      return { reads: segs.map(propertyRead), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
     const simplified = formulas.map(simplify);
     this.predicates = simplified.map((f) => this.compile(f));
@@ -123,8 +124,8 @@ export class RuleEngine implements CompiledRuleSet {
 
   /** The field's value as found in the current event (nested path first, then dotted/mixed keys), not normalized. */
   private fetch(rt: FieldRuntime): unknown {
-    const v = rt.plainSegs ? lookupNested(this.doc, rt.segs) : undefined;
-    return v !== undefined && v !== null ? v : lookup(this.doc, rt.keys, 0, rt.segs.length);
+    const v = rt.plainSegs ? lookupNested(this.doc, rt.reads) : undefined;
+    return v !== undefined && v !== null ? v : lookup(this.doc, rt.keys, 0, rt.keys.length);
   }
 
   /** Field `f` of the current event as the rules see it (see presentValue), fetched once per event. */
@@ -278,11 +279,11 @@ function pathKeys(segs: readonly string[]): string[][] {
 }
 
 /** The all-nested case, without the dotted-key search (undefined when any step is missing). */
-function lookupNested(doc: object, segs: readonly string[]): unknown {
+function lookupNested(doc: object, reads: readonly PropertyRead[]): unknown {
   let v: unknown = doc;
-  for (let i = 0; i < segs.length; i++) {
+  for (let i = 0; i < reads.length; i++) {
     if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string, unknown>)[segs[i] as string];
+    v = (reads[i] as PropertyRead)(v);
   }
   return v;
 }
