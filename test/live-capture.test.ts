@@ -82,13 +82,21 @@ describe('live capture of short-lived processes (root)', function () {
 
   it('audit: a short process costs one delivery to JavaScript, its fork and exit riding an exec batch', async () => {
     const source = new NativeEventSource({ backend: 'audit' });
-    // Batches that carry a record of our processes: the machine's other processes make batches too.
+    // Batches our processes cost: those that carry a record of ours and no other process's
+    // exec. The machine's other processes make batches too, and ours may ride them.
     const ours = new Set<number>();
     let ourBatches = 0;
     const consuming = (async () => {
       for await (const batch of source.batches()) {
-        const pids = batch.map((item) => (item.kind !== 'record' ? -1 : item.record.kind === 'fork' ? item.record.child.pid : item.record.kind === 'seed' ? -1 : item.record.process.pid));
-        if (pids.some((pid) => ours.has(pid))) ourBatches++;
+        let carriesOurs = false;
+        let othersExec = false;
+        for (const item of batch) {
+          if (item.kind !== 'record' || item.record.kind === 'seed') continue;
+          const pid = item.record.kind === 'fork' ? item.record.child.pid : item.record.process.pid;
+          if (ours.has(pid)) carriesOurs = true;
+          else if (item.record.kind === 'exec') othersExec = true;
+        }
+        if (carriesOurs && !othersExec) ourBatches++;
       }
     })();
     const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

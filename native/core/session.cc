@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "batch.h"
+#include "thread_name.h"
 
 namespace keysentry {
 
@@ -23,7 +24,10 @@ void CaptureSession::close() {
 
 void CaptureSession::start() {
   started_ = true;
-  flusher_ = std::thread([this] { flushLoop(); });
+  flusher_ = std::thread([this] {
+    nameThisThread("ks-flusher");
+    flushLoop();
+  });
   try {
     backend_->start(*this);
   } catch (...) {
@@ -62,6 +66,7 @@ void CaptureSession::push(const ProcessRecord& record) {
     return;
   }
   const Clock::time_point now = Clock::now();
+  ++appended_;
   if (queue_.append(record, urgent, now)) last_seal_ = now;
   // Leading edge: nothing was sent for a flush delay, so this exec is not part of a burst
   // worth waiting for; sent now, it costs no flusher wake-up and no added latency.
@@ -69,7 +74,7 @@ void CaptureSession::push(const ProcessRecord& record) {
       now - last_seal_ >= options_.flush_delay) {
     sealOpen(now);
   }
-  advance(now);
+  advance(now, lock);
 }
 
 // The baseline of the benchmark: each record is its own delivery, copied for the JavaScript
@@ -92,20 +97,22 @@ void CaptureSession::sealOpen(Clock::time_point now) {
   last_seal_ = now;
 }
 
-void CaptureSession::advance(Clock::time_point now) {
-  sendSealed();
+void CaptureSession::advance(Clock::time_point now, std::unique_lock<std::mutex>& lock) {
+  sendSealed(lock);
   if (queue_.openEmpty() || queue_.hasSealed()) return;  // a freed slot advances again
   const Clock::time_point due = queue_.due(options_.flush_delay, options_.lifecycle_flush_delay);
   if (now >= due) {
     sealOpen(now);
-    sendSealed();
+    sendSealed(lock);
   } else if (due < flusher_wakes_at_) {
     flusher_wakes_at_ = due;
     flusher_cv_.notify_one();
   }
 }
 
-void CaptureSession::sendSealed() {
+void CaptureSession::sendSealed(std::unique_lock<std::mutex>& lock) {
+  if (delivering_) return;  // that thread sends these too, in order, before it stops
+  delivering_ = true;
   bool took = false;
   while (queue_.hasSealed() && slotFree()) {
     SealedBatch batch = queue_.takeSealed();
@@ -113,27 +120,41 @@ void CaptureSession::sendSealed() {
     ++in_flight_;
     counters_.batches.fetch_add(1, std::memory_order_relaxed);
     const uint32_t n = batch.records;
-    if (!delivery_.deliverBatch(std::move(batch.bytes), n)) {
+    // Unlocked: the JavaScript thread, woken by this very call, takes the lock to say it is done.
+    lock.unlock();
+    const bool handed = delivery_.deliverBatch(std::move(batch.bytes), n);
+    lock.lock();
+    if (!handed) {
       --in_flight_;
       counters_.dropped.fetch_add(n, std::memory_order_relaxed);
     }
   }
+  delivering_ = false;
   if (took && options_.limits.block_when_full) room_cv_.notify_all();
 }
 
 void CaptureSession::flushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
+  uint64_t appended_when_looked = appended_;
   while (!closed_) {
-    advance(Clock::now());
-    // Asleep unless the open batch has a deadline to keep: pushes and freed slots send the rest.
-    const bool waiting = !queue_.openEmpty() && !queue_.hasSealed();
-    flusher_wakes_at_ = waiting ? queue_.due(options_.flush_delay, options_.lifecycle_flush_delay) : Clock::time_point::max();
-    if (waiting) flusher_cv_.wait_until(lock, flusher_wakes_at_);
-    else flusher_cv_.wait(lock);
+    const Clock::time_point now = Clock::now();
+    advance(now, lock);
+    if (!queue_.openEmpty() && !queue_.hasSealed()) {
+      flusher_wakes_at_ = queue_.due(options_.flush_delay, options_.lifecycle_flush_delay);
+    } else if (appended_ != appended_when_looked) {
+      // Records keep coming: a timed sleep of the lazy delay covers the lifecycle deadline of
+      // any pushed meanwhile, so those pushes need not wake the flusher one by one.
+      flusher_wakes_at_ = now + options_.lifecycle_flush_delay;
+    } else {
+      flusher_wakes_at_ = Clock::time_point::max();  // quiet: the next push wakes it
+    }
+    appended_when_looked = appended_;
+    if (flusher_wakes_at_ == Clock::time_point::max()) flusher_cv_.wait(lock);
+    else flusher_cv_.wait_until(lock, flusher_wakes_at_);
   }
   // Stopping: everything queued goes to JavaScript at once, without waiting for a slot.
   queue_.seal();
-  sendSealed();
+  sendSealed(lock);
 }
 
 void CaptureSession::reportSourceLoss(uint64_t count) { counters_.source_lost.fetch_add(count, std::memory_order_relaxed); }
@@ -159,7 +180,7 @@ void CaptureSession::deliveryDone(uint32_t records, bool reached_js) {
   std::unique_lock<std::mutex> lock(mu_);
   --in_flight_;
   if (!options_.per_event) {
-    advance(Clock::now());
+    advance(Clock::now(), lock);
   } else if (options_.limits.block_when_full) {
     lock.unlock();  // the producer wakes to a free lock
     room_cv_.notify_one();

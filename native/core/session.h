@@ -95,9 +95,11 @@ class CaptureSession final : public RecordSink {
   // Seals the open batch when its deadline has passed, hands sealed batches to JavaScript
   // while in-flight slots are free (all of them when stopping), and wakes the flusher when
   // the open batch is due before the flusher would wake by itself.
-  void advance(Clock::time_point now);
+  void advance(Clock::time_point now, std::unique_lock<std::mutex>& lock);
   void sealOpen(Clock::time_point now);
-  void sendSealed();
+  // One thread at a time delivers, with the lock released during each call, so batches reach
+  // the thread-safe function in the order they were sealed.
+  void sendSealed(std::unique_lock<std::mutex>& lock);
   // Once closed, deliveries no longer wait for a slot: stop() never waits on JavaScript.
   bool slotFree() const { return closed_ || in_flight_ < options_.max_in_flight; }
 
@@ -108,8 +110,7 @@ class CaptureSession final : public RecordSink {
   mutable std::mutex health_mu_;
   CaptureHealth health_;
 
-  // Guards everything below. Delivery calls happen under it, so batches reach the
-  // thread-safe function in the order they were sealed.
+  // Guards everything below.
   std::mutex mu_;
   BatchQueue queue_;
   std::condition_variable flusher_cv_;
@@ -117,7 +118,9 @@ class CaptureSession final : public RecordSink {
   Clock::time_point flusher_wakes_at_ = Clock::time_point::max();
   Clock::time_point last_seal_{};
   size_t in_flight_ = 0;
+  uint64_t appended_ = 0;  // records encoded so far: tells the flusher whether records keep coming
   bool closed_ = false;  // push() refuses from now on
+  bool delivering_ = false;  // a thread is in sendSealed()'s delivery loop
 
   std::thread flusher_;
   bool started_ = false;

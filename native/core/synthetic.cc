@@ -5,6 +5,8 @@
 #include <string>
 #include <thread>
 
+#include "thread_name.h"
+
 namespace keysentry {
 
 namespace {
@@ -18,7 +20,10 @@ class SyntheticBackend final : public Backend {
 
   void start(RecordSink& sink) override {
     stop_.store(false);
-    thread_ = std::thread([this, &sink] { produce(sink); });
+    thread_ = std::thread([this, &sink] {
+      nameThisThread("ks-synthetic");
+      produce(sink);
+    });
   }
 
   void stop() override {

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
@@ -35,6 +36,7 @@ namespace {
 constexpr const char* kSavedSettingsFile = "/run/keysentry-audit.saved";
 constexpr uint32_t kBacklogWhileRunning = 8192;
 constexpr int kReceiveBuffer = 16 << 20;
+// While records of an exec wait for the rest (expiry after Assembler::Limits::timeout).
 constexpr auto kHousekeeping = std::chrono::milliseconds(100);
 // Status (lost counter, enabled, daemon) and our rules are checked this often: a rule
 // removed by someone else (auditctl -D, another agent, an auditd reload) is back within it.
@@ -91,8 +93,8 @@ struct ListedRule {
 
 class AuditBackend final : public Backend {
  public:
-  explicit AuditBackend(const BackendOptions& options)
-      : self_pid_(options.self_pid), rule_key_(audit_rules::newKey(static_cast<int32_t>(::getpid()))) {}
+  AuditBackend(const BackendOptions& options, LifecycleFeed* lifecycle)
+      : self_pid_(options.self_pid), lifecycle_(lifecycle), rule_key_(audit_rules::newKey(static_cast<int32_t>(::getpid()))) {}
   ~AuditBackend() override { stop(); }
 
   const char* name() const override { return "audit"; }
@@ -106,7 +108,7 @@ class AuditBackend final : public Backend {
       undo();
       throw;
     }
-    capture_.start([this] { captureLoop(); });
+    capture_.start("ks-audit", [this] { captureLoop(); });
   }
 
   void stop() override {
@@ -385,30 +387,57 @@ class AuditBackend final : public Backend {
   }
 
   // ---- capture ----
+  // One thread reads the audit records and the lifecycle feed. It sleeps until a record
+  // comes, the watchdog is due, an incomplete exec needs expiring, or forks and exits read
+  // in the last LifecycleFeed::kBatching may have company to read: between those reads
+  // the feed's socket is left out of the poll, so forks and exits wake nothing.
   void captureLoop() {
-    auto next_housekeeping = std::chrono::steady_clock::now() + kHousekeeping;
-    auto next_watchdog = std::chrono::steady_clock::now() + kWatchdog;
+    using Clock = std::chrono::steady_clock;
+    auto next_housekeeping = Clock::now() + kHousekeeping;
+    auto next_watchdog = Clock::now() + kWatchdog;
     for (;;) {
       // Records come on ctl_ as the daemon, on events_ as a multicast reader (until a takeover).
       const int event_fd = events_.valid() ? events_.get() : ctl_.get();
-      pollfd fds[3] = {{capture_.wakeFd(), POLLIN, 0}, {event_fd, POLLIN, 0}, {ctl_.get(), POLLIN, 0}};
-      const nfds_t n = events_.valid() ? 3 : 2;
-      const int ready = ::poll(fds, n, static_cast<int>(kHousekeeping.count()));
+      pollfd fds[4] = {{capture_.wakeFd(), POLLIN, 0}, {event_fd, POLLIN, 0}};
+      nfds_t n = 2;
+      const nfds_t ctl_index = events_.valid() ? n++ : 0;
+      if (ctl_index != 0) fds[ctl_index] = {ctl_.get(), POLLIN, 0};
+      const nfds_t lifecycle_index = lifecycle_ != nullptr && !lifecycle_read_recently_ ? n++ : 0;
+      if (lifecycle_index != 0) fds[lifecycle_index] = {lifecycle_->fd(), POLLIN, 0};
+      Clock::time_point wake_at = next_watchdog;
+      if (!assembler_.idle()) wake_at = std::min(wake_at, next_housekeeping);
+      if (lifecycle_read_recently_) wake_at = std::min(wake_at, lifecycle_next_read_);
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake_at - Clock::now());
+      const int ready = ::poll(fds, n, static_cast<int>(std::max<int64_t>(0, wait.count())));
       if (ready < 0 && errno != EINTR) break;
       if (fds[0].revents != 0) break;
       if (fds[1].revents != 0) drain(event_fd);
-      if (n == 3 && fds[2].revents != 0) drain(ctl_.get());
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= next_housekeeping) {
+      if (ctl_index != 0 && fds[ctl_index].revents != 0) drain(ctl_.get());
+      const auto now = Clock::now();
+      if (lifecycle_index != 0 && fds[lifecycle_index].revents != 0) {
+        readLifecycle(now);
+      } else if (lifecycle_read_recently_ && now >= lifecycle_next_read_ && readLifecycle(now) == 0) {
+        lifecycle_read_recently_ = false;  // quiet: the next fork or exit wakes the thread again
+      }
+      if (assembler_.idle()) {
+        next_housekeeping = now + kHousekeeping;
+      } else if (now >= next_housekeeping) {
         assembler_.expire(now, done_);
         emitDone();
         next_housekeeping = now + kHousekeeping;
       }
       if (now >= next_watchdog) {
         watchdog();
-        next_watchdog = std::chrono::steady_clock::now() + kWatchdog;
+        next_watchdog = Clock::now() + kWatchdog;
       }
     }
+  }
+
+  size_t readLifecycle(std::chrono::steady_clock::time_point now) {
+    const size_t datagrams = lifecycle_->drain();
+    lifecycle_read_recently_ = true;
+    lifecycle_next_read_ = now + LifecycleFeed::kBatching;
+    return datagrams;
   }
 
   // Checks that capture is still in place (audit on, a daemon draining the records, our
@@ -477,9 +506,8 @@ class AuditBackend final : public Backend {
 
   void drain(int fd) {
     for (;;) {
-      const ssize_t n = ::recv(fd, buffer_, sizeof buffer_, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
+      const int got = datagrams_.receive(fd);
+      if (got < 0) {
         // The socket overflowed: the kernel dropped records we will never see, count unknown.
         if (errno == ENOBUFS) {
           if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(1);
@@ -487,19 +515,24 @@ class AuditBackend final : public Backend {
         }
         break;
       }
-      size_t len = static_cast<size_t>(n);
-      auto* first = reinterpret_cast<nlmsghdr*>(buffer_);
-      if (len >= NLMSG_HDRLEN && first->nlmsg_type >= AUDIT_FIRST_USER_MSG) {
-        // Event records come one per datagram, and the kernel sets their nlmsg_len to the
-        // payload size without the header (kept for compatibility): trust the datagram size.
-        handle(first, len - NLMSG_HDRLEN);
-        continue;
-      }
-      for (auto* nlh = first; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
-        handle(nlh, nlh->nlmsg_len - NLMSG_HDRLEN);
-      }
+      for (int i = 0; i < got; ++i) handleDatagram(datagrams_.data(i), datagrams_.length(i));
+      // Fewer than asked for: the socket was empty, and poll() tells when more comes.
+      if (static_cast<size_t>(got) < datagrams_.capacity()) break;
     }
     emitDone();
+  }
+
+  void handleDatagram(const char* bytes, size_t len) {
+    const auto* first = reinterpret_cast<const nlmsghdr*>(bytes);
+    if (len >= NLMSG_HDRLEN && first->nlmsg_type >= AUDIT_FIRST_USER_MSG) {
+      // Event records come one per datagram, and the kernel sets their nlmsg_len to the
+      // payload size without the header (kept for compatibility): trust the datagram size.
+      handle(first, len - NLMSG_HDRLEN);
+      return;
+    }
+    for (const nlmsghdr* nlh = first; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+      handle(nlh, nlh->nlmsg_len - NLMSG_HDRLEN);
+    }
   }
 
   void handle(const nlmsghdr* nlh, size_t payload) {
@@ -548,6 +581,8 @@ class AuditBackend final : public Backend {
     if (sink_ != nullptr && !sink_muted_) {
       if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
     }
+    // The forks (and exits) queued before these execs go first: a child's fork precedes its exec.
+    if (!done_.empty() && lifecycle_ != nullptr && sink_ != nullptr && !sink_muted_) readLifecycle(std::chrono::steady_clock::now());
     const bool replaying = replay_floor_ != 0 && std::chrono::steady_clock::now() < replay_until_;
     for (audit::ExecEvent& e : done_) {
       if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
@@ -575,6 +610,9 @@ class AuditBackend final : public Backend {
   }
 
   const int32_t self_pid_;
+  LifecycleFeed* const lifecycle_;  // null: execs only
+  bool lifecycle_read_recently_ = false;  // the feed is left out of the poll until lifecycle_next_read_
+  std::chrono::steady_clock::time_point lifecycle_next_read_{};
   const std::string rule_key_;  // "keysentry-<pid>-<n>": ours alone
   RecordSink* sink_ = nullptr;
   bool sink_muted_ = false;
@@ -597,13 +635,14 @@ class AuditBackend final : public Backend {
   bool restore_enabled_ = false;
   int64_t restore_backlog_ = -1;
   std::vector<ExecRule> installed_;
-  alignas(nlmsghdr) char buffer_[65536];
+  // Rule-list replies may pack several messages into one datagram: 64 KiB each.
+  DatagramReader datagrams_{8, 65536};
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options) {
-  return std::make_unique<AuditBackend>(options);
+std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options, LifecycleFeed* lifecycle) {
+  return std::make_unique<AuditBackend>(options, lifecycle);
 }
 
 }  // namespace keysentry

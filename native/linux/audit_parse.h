@@ -66,6 +66,8 @@ class Assembler {
 
   // Feeds one record. Appends to `done` the exec events it completed.
   void add(int type, std::string_view text, std::vector<ExecEvent>& done);
+  // No event waits for more of its records: expire() has nothing to do.
+  bool idle() const { return pending_.empty(); }
   // Completes or discards events older than the timeout.
   void expire(Clock::time_point now, std::vector<ExecEvent>& done);
   // Events discarded because the table was full or they never became whole.

@@ -1,6 +1,8 @@
 // Linux backend #2 (fallback): the netlink process connector reports fork, exec and exit
 // of every process, but only pids; argv, image, cwd and ids are read from /proc when the
 // event arrives. A process that is gone by then has its argv marked incomplete.
+// Beside audit, the same socket (forks and exits only) is a LifecycleFeed that the audit
+// backend's thread reads: no thread of its own.
 #include <linux/cn_proc.h>
 #include <arpa/inet.h>
 #include <linux/connector.h>
@@ -28,14 +30,14 @@ uint64_t clockNs(clockid_t clock) {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-class ConnectorBackend final : public Backend {
+// The connector socket: opened, filtered and subscribed by open(), read by drain().
+class ConnectorReader final : public LifecycleFeed {
  public:
-  ConnectorBackend(const BackendOptions& options, bool with_execs) : self_pid_(options.self_pid), with_execs_(with_execs) {}
-  ~ConnectorBackend() override { stop(); }
+  ConnectorReader(const BackendOptions& options, bool with_execs) : self_pid_(options.self_pid), with_execs_(with_execs) {}
+  ~ConnectorReader() override { close(); }
 
-  const char* name() const override { return "connector"; }
-
-  void start(RecordSink& sink) override {
+  // Throws BackendError when the connector is unavailable.
+  void open(RecordSink& sink) {
     sink_ = &sink;
     if (::geteuid() != 0) {
       throw BackendError("EPERM", "the process connector backend needs root (CAP_NET_ADMIN); run keysentry as root");
@@ -44,6 +46,8 @@ class ConnectorBackend final : public Backend {
     if (!sock_.valid()) {
       throw BackendError("ENOCONNECTOR", "this kernel has no netlink connector (CONFIG_CONNECTOR): " + errnoText(errno));
     }
+    // Beside audit the socket is read at most every LifecycleFeed::kBatching: it holds what
+    // comes meanwhile (some 10,000 events); beyond that ENOBUFS counts a source loss.
     setReceiveBuffer(sock_.get(), 8 << 20);
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
@@ -62,13 +66,33 @@ class ConnectorBackend final : public Backend {
                          "the process connector did not answer (kernel without CONFIG_PROC_EVENTS, or not the initial "
                          "network namespace)");
     }
-    capture_.start([this] { captureLoop(); });
   }
 
-  void stop() override {
-    if (!capture_.stop()) return;
+  void close() {
+    if (!sock_.valid()) return;
     sendOp(PROC_CN_MCAST_IGNORE);
     sock_.reset();
+  }
+
+  int fd() const override { return sock_.get(); }
+
+  size_t drain() override {
+    size_t datagrams = 0;
+    for (;;) {
+      const int got = datagrams_.receive(sock_.get());
+      if (got < 0) {
+        if (errno == ENOBUFS) {  // the socket overflowed: events lost, count unknown
+          sink_->reportSourceLoss(1);
+          continue;
+        }
+        return datagrams;
+      }
+      for (int i = 0; i < got; ++i) {
+        forEachEvent(datagrams_.data(i), datagrams_.length(i), [this](const proc_event& ev) { handle(ev); });
+      }
+      datagrams += static_cast<size_t>(got);
+      if (static_cast<size_t>(got) < datagrams_.capacity()) return datagrams;
+    }
   }
 
  private:
@@ -131,20 +155,21 @@ class ConnectorBackend final : public Backend {
       if (left.count() <= 0) return false;
       pollfd p{sock_.get(), POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      const ssize_t n = ::recv(sock_.get(), buffer_, sizeof buffer_, MSG_DONTWAIT);
-      if (n <= 0) continue;
+      const int got = datagrams_.receive(sock_.get());
       bool acked = false;
-      forEachEvent(static_cast<size_t>(n), [&](const proc_event& ev) {
-        if (ev.what == proc_event::PROC_EVENT_NONE) acked = ev.event_data.ack.err == 0;
-        else handle(ev);
-      });
+      for (int i = 0; i < got; ++i) {
+        forEachEvent(datagrams_.data(i), datagrams_.length(i), [&](const proc_event& ev) {
+          if (ev.what == proc_event::PROC_EVENT_NONE) acked = ev.event_data.ack.err == 0;
+          else handle(ev);
+        });
+      }
       if (acked) return true;
     }
   }
 
   template <typename F>
-  void forEachEvent(size_t len, F&& fn) {
-    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buffer_); NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+  static void forEachEvent(const char* bytes, size_t len, F&& fn) {
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes); NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
       if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_NOOP) continue;
       const auto* cn = static_cast<const cn_msg*>(NLMSG_DATA(nlh));
       if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event))) continue;
@@ -155,30 +180,8 @@ class ConnectorBackend final : public Backend {
     }
   }
 
-  void captureLoop() {
-    for (;;) {
-      pollfd fds[2] = {{capture_.wakeFd(), POLLIN, 0}, {sock_.get(), POLLIN, 0}};
-      const int ready = ::poll(fds, 2, -1);
-      if (ready < 0 && errno != EINTR) break;
-      if (fds[0].revents != 0) break;
-      if (fds[1].revents == 0) continue;
-      for (;;) {
-        const ssize_t n = ::recv(sock_.get(), buffer_, sizeof buffer_, MSG_DONTWAIT);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          if (errno == ENOBUFS) {  // the socket overflowed: events lost, count unknown
-            sink_->reportSourceLoss(1);
-            continue;
-          }
-          break;
-        }
-        forEachEvent(static_cast<size_t>(n), [this](const proc_event& ev) { handle(ev); });
-      }
-    }
-  }
-
   void handle(const proc_event& ev) {
-    ProcessRecord r;
+    ProcessRecord r;  // forks and exits carry no strings; an exec's come from /proc
     r.time_ns = static_cast<uint64_t>(static_cast<int64_t>(ev.timestamp_ns) + wall_minus_mono_);
     switch (ev.what) {
       case proc_event::PROC_EVENT_FORK: {
@@ -236,15 +239,53 @@ class ConnectorBackend final : public Backend {
   const bool with_execs_;
   RecordSink* sink_ = nullptr;
   Fd sock_;
-  CaptureThread capture_;
   int64_t wall_minus_mono_ = 0;
-  alignas(nlmsghdr) char buffer_[16384];
+  DatagramReader datagrams_{32, 4096};  // a datagram is one event (some 100 bytes)
+};
+
+// The fallback backend: the connector alone, execs included, on a thread of its own. Execs
+// are what alerts wait on, so every event is read as it comes.
+class ConnectorBackend final : public Backend {
+ public:
+  explicit ConnectorBackend(const BackendOptions& options) : reader_(options, true) {}
+  ~ConnectorBackend() override { stop(); }
+
+  const char* name() const override { return "connector"; }
+
+  void start(RecordSink& sink) override {
+    reader_.open(sink);
+    capture_.start("ks-connector", [this] { captureLoop(); });
+  }
+
+  void stop() override {
+    if (capture_.stop()) reader_.close();
+  }
+
+ private:
+  void captureLoop() {
+    for (;;) {
+      pollfd fds[2] = {{capture_.wakeFd(), POLLIN, 0}, {reader_.fd(), POLLIN, 0}};
+      const int ready = ::poll(fds, 2, -1);
+      if (ready < 0 && errno != EINTR) break;
+      if (fds[0].revents != 0) break;
+      if (fds[1].revents != 0) reader_.drain();
+    }
+  }
+
+  ConnectorReader reader_;
+  CaptureThread capture_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options, bool with_execs) {
-  return std::make_unique<ConnectorBackend>(options, with_execs);
+std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options) {
+  return std::make_unique<ConnectorBackend>(options);
+}
+
+std::unique_ptr<LifecycleFeed> openLifecycleFeed(const BackendOptions& options, RecordSink& sink) {
+  auto reader = std::make_unique<ConnectorReader>(options, false);
+  reader->open(sink);
+  return reader;
 }
 
 }  // namespace keysentry

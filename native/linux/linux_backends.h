@@ -1,14 +1,34 @@
 // The Linux backends, created by createBackend() in backends.cc.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 
 #include "backend.h"
 
 namespace keysentry {
 
-std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options);
-// `with_execs` false: forks and exits only (beside audit, which reports the execs).
-std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options, bool with_execs = true);
+// Forks and exits that the audit backend's capture thread reads beside its own sockets, so
+// one thread pushes both: draining the feed right before each exec pushes a child's fork
+// before its exec (the kernel queues the fork event before the child runs).
+class LifecycleFeed {
+ public:
+  // No alert waits on forks and exits: the feed is read with each exec, and otherwise at
+  // most this often, so the machine's forks and exits do not wake the thread one by one.
+  static constexpr std::chrono::milliseconds kBatching{50};
+
+  virtual ~LifecycleFeed() = default;
+  virtual int fd() const = 0;
+  // Reads and pushes what is queued, without blocking; returns the datagrams read.
+  virtual size_t drain() = 0;
+};
+
+// `lifecycle` (may be null: execs only) stays valid until the backend has stopped.
+std::unique_ptr<Backend> createAuditBackend(const BackendOptions& options, LifecycleFeed* lifecycle);
+// The fallback: the connector alone, execs included, on its own thread.
+std::unique_ptr<Backend> createConnectorBackend(const BackendOptions& options);
+// The connector's forks and exits, pushed to `sink`; throws BackendError when unavailable.
+std::unique_ptr<LifecycleFeed> openLifecycleFeed(const BackendOptions& options, RecordSink& sink);
 
 }  // namespace keysentry

@@ -45,6 +45,26 @@ void Wakeup::clear() {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+DatagramReader::DatagramReader(size_t count, size_t size)
+    : count_(count), size_(size), buffer_(new char[count * size]), iov_(count), headers_(count) {
+  for (size_t i = 0; i < count; ++i) {
+    iov_[i] = iovec{buffer_.get() + i * size, size};
+    headers_[i] = mmsghdr{};
+    headers_[i].msg_hdr.msg_iov = &iov_[i];
+    headers_[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+int DatagramReader::receive(int fd) {
+  for (;;) {
+    const int n = ::recvmmsg(fd, headers_.data(), static_cast<unsigned>(count_), MSG_DONTWAIT, nullptr);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -1;
+  }
+}
+
 void setReceiveBuffer(int fd, int bytes) {
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);

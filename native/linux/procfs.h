@@ -2,13 +2,19 @@
 // backends share.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "thread_name.h"
 
 namespace keysentry {
 namespace linux_proc {
@@ -77,14 +83,38 @@ std::string errnoText(int err);
 // burst of events waits in the socket rather than being dropped.
 void setReceiveBuffer(int fd, int bytes);
 
+// Receives the datagrams queued on a socket, several per system call (recvmmsg): each
+// audit record is a datagram of its own, and an exec is some eight of them.
+class DatagramReader {
+ public:
+  DatagramReader(size_t count, size_t size);
+  // Reads what is queued, without blocking: the number of datagrams (0 when none), or -1
+  // with errno set (ENOBUFS: the socket overflowed, the kernel dropped some).
+  int receive(int fd);
+  // Datagram i of the last receive(): aligned for nlmsghdr, `length` bytes (at most size).
+  const char* data(size_t i) const { return buffer_.get() + i * size_; }
+  size_t length(size_t i) const { return headers_[i].msg_len; }
+  size_t capacity() const { return count_; }
+
+ private:
+  const size_t count_;
+  const size_t size_;
+  std::unique_ptr<char[]> buffer_;
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> headers_;
+};
+
 // A backend's capture thread: `loop` runs until stop(), polling wakeFd() beside its sockets.
 class CaptureThread {
  public:
   ~CaptureThread() { stop(); }
   template <typename Loop>
-  void start(Loop&& loop) {
+  void start(const char* name, Loop&& loop) {
     wakeup_.clear();
-    thread_ = std::thread(std::forward<Loop>(loop));
+    thread_ = std::thread([name, loop = std::forward<Loop>(loop)]() mutable {
+      nameThisThread(name);
+      loop();
+    });
   }
   // True when a thread was running (and has now been joined).
   bool stop() {
