@@ -1,0 +1,96 @@
+/**
+ * What the capture threads of `keysentry run` (audit backend) cost per exec at 100 execs/s of
+ * `/bin/true`: CPU time of the addon's threads (named ks-*) from /proc/<pid>/task/<tid>/schedstat
+ * (nanoseconds, where /proc/<pid>/stat counts 10 ms ticks), and their wake-ups (voluntary context
+ * switches), each against the whole agent's figure over the same execs. The agent sees every
+ * exec of the machine, so other processes' execs are counted in; the ratio to the whole agent
+ * is what the figure is read against. Root only (audit).
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BenchResult } from './harness';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const EXECS = 800;
+const RATE = 100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface ThreadCost {
+  cpuNs: number;
+  wakeUps: number;
+}
+
+/** Per-thread CPU and wake-ups of a process, the addon's capture threads apart. */
+function costs(pid: number): { capture: ThreadCost; all: ThreadCost } {
+  const capture = { cpuNs: 0, wakeUps: 0 };
+  const all = { cpuNs: 0, wakeUps: 0 };
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let cpuNs: number;
+    let wakeUps: number;
+    let comm: string;
+    try {
+      cpuNs = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      wakeUps = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+      comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    for (const sum of comm.startsWith('ks-') ? [capture, all] : [all]) {
+      sum.cpuNs += cpuNs;
+      sum.wakeUps += wakeUps;
+    }
+  }
+  return { capture, all };
+}
+
+/** `count` runs of /bin/true at a steady `perSecond`, each started on time, not after the last. */
+async function steadyTrue(count: number, perSecond: number): Promise<void> {
+  const t0 = Date.now();
+  const exits: Array<Promise<void>> = [];
+  for (let i = 0; i < count; i++) {
+    const wait = t0 + (i * 1000) / perSecond - Date.now();
+    if (wait > 0) await sleep(wait);
+    const child = spawn('/bin/true', ['ks-capture-bench'], { stdio: 'ignore' });
+    exits.push(new Promise((resolve) => child.once('exit', () => resolve())));
+  }
+  await Promise.all(exits);
+}
+
+export async function run(): Promise<BenchResult[]> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('native-capture bench: not root, skipping\n');
+    return [];
+  }
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'keysentry'), 'run', '--source', 'audit', '--rules', path.join(REPO_ROOT, 'rules', 'default')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!/ready/.test(err)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`agent did not start: ${err}`);
+    await sleep(20);
+  }
+  const pid = child.pid as number;
+  await steadyTrue(200, RATE); // warm-up: the pipeline's JIT, the allocator
+  const a = costs(pid);
+  await steadyTrue(EXECS, RATE);
+  await sleep(200); // the last forks and exits ride the 50 ms batching
+  const b = costs(pid);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  const perExec = (x: number, y: number): number => (x - y) / EXECS;
+  return [
+    {
+      name: `native: capture threads' CPU per exec (${RATE} execs/s)`,
+      value: perExec(b.capture.cpuNs, a.capture.cpuNs) / 1000,
+      unit: 'µs',
+      baseline: { name: 'the whole agent per exec', value: perExec(b.all.cpuNs, a.all.cpuNs) / 1000 },
+    },
+    {
+      name: "native: capture threads' wake-ups per exec",
+      value: perExec(b.capture.wakeUps, a.capture.wakeUps),
+      unit: 'wake-ups',
+      baseline: { name: 'the whole agent per exec', value: perExec(b.all.wakeUps, a.all.wakeUps) },
+    },
+  ];
+}
