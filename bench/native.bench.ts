@@ -143,13 +143,17 @@ async function liveAgent(): Promise<BenchResult[]> {
   ];
 }
 
-/** One real batch from the synthetic producer, for timing the decoder on its own. */
+/** One full real batch from the synthetic producer, for timing the decoder on its own. */
 async function oneBatch(): Promise<Buffer> {
   const keepAlive = setInterval(() => undefined, 1000);
+  const records = 1024;
   const batch = await new Promise<Buffer>((resolve) => {
-    const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 1024, batchRecords: 1024, flushMicros: 500_000 }, (d) => {
+    // The first record leaves alone (the leading edge), the next 1,024 fill a batch.
+    const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: records + 1, batchRecords: records, flushMicros: 500_000 }, (d) => {
+      const buf = d as Buffer;
+      if (buf.readUInt32LE(8) !== records) return;
       source.stop();
-      resolve(d as Buffer);
+      resolve(buf);
     });
   });
   clearInterval(keepAlive);
