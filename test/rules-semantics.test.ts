@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { loadDefaultRuleSet, type CompiledRuleSet } from '../src/rules';
-import { execEvent, loadQuery } from './support/rules';
+import { execEvent, loadQueries, loadQuery } from './support/rules';
 
 function fires(set: CompiledRuleSet, doc: object): boolean {
   assert.deepEqual(set.errors, [], 'rule set has errors');
@@ -239,6 +239,24 @@ describe('rules: EQL semantics', () => {
       assert.ok(q('any where process.name == "cat"')({ event: { category: 'file' }, process: { name: 'cat' } }));
       assert.ok(!q('process where process.name == "cat"')({ process: { name: 'cat' } }));
       assert.ok(!q('process where process.name == "cat"')({ event: { category: 'Process' }, process: { name: 'cat' } }));
+    });
+  });
+
+  describe('gates', () => {
+    it('a rule runs once however many of its gate patterns match; rules sharing a pattern all run; load order', () => {
+      const names = Array.from({ length: 64 }, (_, i) => `tool${i}`);
+      const set = loadQueries([
+        'process where process.name : ("py*", "*thon*", "python")',
+        'process where process.name : "py*" and process.args : "-c"',
+        'process where process.name : "py*" and process.args : "nope"',
+        `process where process.name in (${names.map((n) => `"${n}"`).join(', ')})`,
+      ]);
+      const fired = (name: string, args: string[]): string[] => set.evaluate(execEvent(args, { executable: `/usr/bin/${name}` })).map((r) => r.name);
+      assert.deepEqual(fired('python', ['python', '-c']), ['rule 0', 'rule 1']);
+      assert.deepEqual(fired('pyenv', ['pyenv']), ['rule 0']);
+      assert.deepEqual(fired('ruby', ['ruby', '-c']), []);
+      // Every bit position of the 32-bit hit words, the sign bit included.
+      for (const n of names) assert.deepEqual(fired(n, [n]), ['rule 3'], n);
     });
   });
 

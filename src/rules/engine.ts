@@ -45,6 +45,8 @@ export class RuleEngine implements CompiledRuleSet {
   private generation = 1;
   private readonly fieldGeneration: Uint32Array;
   private readonly scanGeneration: Uint32Array;
+  /** A rule's predicate ran for the event of this generation (a gate's bits may name it more than once). */
+  private readonly ruleGeneration: Uint32Array;
   /** The current event's value of each field; undefined when missing (null, [], or only nulls). */
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
@@ -62,6 +64,7 @@ export class RuleEngine implements CompiledRuleSet {
     if (formulas.length !== rules.length || patternSets.length !== fields.length) throw new CompiledRuleSetError('rule set tables disagree in length');
     this.fieldGeneration = new Uint32Array(fields.length);
     this.scanGeneration = new Uint32Array(fields.length);
+    this.ruleGeneration = new Uint32Array(rules.length);
     this.values = new Array<unknown>(fields.length).fill(undefined);
     const totalWords = patternSets.reduce((n, s) => n + (s?.words ?? 0), 0);
     const hits = new Uint32Array(totalWords);
@@ -85,25 +88,36 @@ export class RuleEngine implements CompiledRuleSet {
     if (++this.generation === 0xffffffff) {
       this.fieldGeneration.fill(0);
       this.scanGeneration.fill(0);
+      this.ruleGeneration.fill(0);
       this.generation = 1;
     }
 
     let fired: number[] | undefined;
+    const generation = this.generation;
     const predicates = this.predicates;
-    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, altStart, wordStart, word, mask } = this.gates;
+    const ruleGeneration = this.ruleGeneration;
+    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, bitRuleStart, bitRules } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
       const field = groupField[g] as number;
-      const hits = field >= 0 ? this.scan(field) : undefined;
-      if (hits !== undefined && !anyHit(hits, groupWord, groupMask, groupWordStart[g] as number, groupWordStart[g + 1] as number)) continue;
+      if (field >= 0) {
+        const hits = this.scan(field);
+        for (let e = groupWordStart[g] as number; e < (groupWordStart[g + 1] as number); e++) {
+          // Each set bit of the group's union names the rules whose gate holds it; a rule may be named twice.
+          for (let bits = (hits[groupWord[e] as number] as number) & (groupMask[e] as number); bits !== 0; bits &= bits - 1) {
+            const slot = e * 32 + 31 - Math.clz32(bits & -bits);
+            for (let k = bitRuleStart[slot] as number; k < (bitRuleStart[slot + 1] as number); k++) {
+              const rule = bitRules[k] as number;
+              if (ruleGeneration[rule] === generation) continue;
+              ruleGeneration[rule] = generation;
+              if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
+            }
+          }
+        }
+        continue;
+      }
       for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
         const rule = groupRules[k] as number;
-        if (hits !== undefined) {
-          // A one-field gate has exactly one alternative, on the group's field.
-          const a = altStart[rule] as number;
-          if (!anyHit(hits, word, mask, wordStart[a] as number, wordStart[a + 1] as number)) continue;
-        } else if (field === MULTI && !this.gateOpen(rule)) {
-          continue;
-        }
+        if (field === MULTI && !this.gateOpen(rule)) continue;
         if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
       }
     }

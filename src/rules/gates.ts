@@ -5,6 +5,10 @@
  * (word, mask) pairs wordStart[a]..wordStart[a+1]. Rules whose gate is on one field are grouped by that field, and
  * the group carries the union of its rules' masks, so one test skips the whole group; rules with a multi-field gate
  * (group field MULTI) and without a gate (NONE) form groups of their own.
+ *
+ * In a one-field group, the rules whose gate holds a given bit of union entry e (an index into groupWord) are
+ * bitRules[bitRuleStart[e * 32 + bit] .. bitRuleStart[e * 32 + bit + 1]]: the evaluator visits the set bits of the
+ * field's hits, a few per event, instead of testing every rule of the group (56 rules gate on process.name).
  */
 import type { FieldJson, Formula } from './formula';
 import { chooseGate } from './optimize';
@@ -24,6 +28,8 @@ export interface GateTables {
   groupMask: Uint32Array;
   groupRuleStart: Int32Array;
   groupRules: Int32Array;
+  bitRuleStart: Int32Array;
+  bitRules: Int32Array;
 }
 
 type Masks = (field: number, patterns: readonly number[]) => [number, number][];
@@ -69,6 +75,7 @@ export function buildGates(formulas: readonly Formula[], fields: readonly FieldJ
   }
   groupWordStart.push(groupWord.length);
   groupRuleStart.push(groupRules.length);
+  const { bitRuleStart, bitRules } = rulesByBit(list, groupWordStart, groupWord, altStart, wordStart, word, mask);
   return {
     altStart: Int32Array.from(altStart),
     altField: Int32Array.from(altField),
@@ -81,7 +88,36 @@ export function buildGates(formulas: readonly Formula[], fields: readonly FieldJ
     groupMask: Uint32Array.from(groupMask),
     groupRuleStart: Int32Array.from(groupRuleStart),
     groupRules: Int32Array.from(groupRules),
+    bitRuleStart,
+    bitRules,
   };
+}
+
+function rulesByBit(
+  groups: readonly [number, { rules: number[] }][],
+  groupWordStart: readonly number[],
+  groupWord: readonly number[],
+  altStart: readonly number[],
+  wordStart: readonly number[],
+  word: readonly number[],
+  mask: readonly number[],
+): { bitRuleStart: Int32Array; bitRules: Int32Array } {
+  const lists: number[][] = Array.from({ length: groupWord.length * 32 }, () => []);
+  groups.forEach(([field, g], index) => {
+    if (field < 0) return;
+    for (const rule of g.rules) {
+      // A one-field gate has exactly one alternative.
+      const a = altStart[rule] as number;
+      for (let k = wordStart[a] as number; k < (wordStart[a + 1] as number); k++) {
+        let e = groupWordStart[index] as number;
+        while (groupWord[e] !== word[k]) e++;
+        for (let bit = 0; bit < 32; bit++) if (((mask[k] as number) & (1 << bit)) !== 0) (lists[e * 32 + bit] as number[]).push(rule);
+      }
+    }
+  });
+  const bitRuleStart = new Int32Array(lists.length + 1);
+  lists.forEach((l, i) => (bitRuleStart[i + 1] = (bitRuleStart[i] as number) + l.length));
+  return { bitRuleStart, bitRules: Int32Array.from(lists.flat()) };
 }
 
 export function anyHit(hits: Uint32Array, words: Int32Array, masks: Uint32Array, from: number, to: number): boolean {
