@@ -1,6 +1,8 @@
 /**
  * The composition shared by `replay`, `run` and `start`: source -> process table -> ECS
  * event -> enrichment -> rules -> alerts -> sinks, one item at a time, in source order.
+ * One consumer of batches, driven by the source's push delivery where it has one (the native
+ * live source: each batch straight from the addon's callback) and by `batches()` otherwise.
  * Nothing about one event (a bad line, an enrichment or rule failure) stops the others.
  */
 import { buildAlert } from '../alerts/alert';
@@ -10,7 +12,7 @@ import type { SourceRecord } from '../model/records';
 import { toEcsEvent, type HostInfo } from '../process/ecs';
 import type { ProcessTable } from '../process/table';
 import type { CompiledRuleSet } from '../rules/types';
-import type { EventSource, SourceItem } from '../sources/types';
+import type { BatchConsumer, EventSource, SourceItem } from '../sources/types';
 
 export interface Rejection {
   where: string;
@@ -140,9 +142,22 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
     }
   };
 
-  for await (const batch of options.source.batches()) {
-    for (const item of batch) {
-      const pending = handle(item);
+  // The rest of a batch waits for the item that went asynchronous (a sink's backpressure).
+  const consumeFrom = (batch: SourceItem[], start: number): Promise<void> | undefined => {
+    for (let i = start; i < batch.length; i++) {
+      const pending = handle(batch[i] as SourceItem);
+      if (pending !== undefined) return pending.then(() => consumeFrom(batch, i + 1));
+    }
+    return undefined;
+  };
+  const consume: BatchConsumer = (batch) => consumeFrom(batch, 0);
+
+  const source = options.source;
+  if (source.deliver !== undefined) {
+    await source.deliver(consume);
+  } else {
+    for await (const batch of source.batches()) {
+      const pending = consume(batch);
       if (pending !== undefined) await pending;
     }
   }

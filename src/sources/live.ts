@@ -10,7 +10,7 @@ import type { SeedRecord } from '../model/records';
 import { scanLinuxProcesses } from './linux-seed';
 import { openMacLiveSource, type MacSourceChoice } from './mac-live';
 import { BackendError, NativeEventSource, type NativeEventSourceOptions } from './native';
-import type { EventSource, SourceItem, SourceStats } from './types';
+import type { BatchConsumer, EventSource, SourceItem, SourceStats } from './types';
 
 export type LiveSourceChoice = 'auto' | 'audit' | 'connector' | 'es' | 'eslogger';
 
@@ -45,6 +45,8 @@ export function openLiveSource(options: LiveSourceOptions): EventSource {
 /** Hands out the start-up scan as the first batch, then the live stream. */
 export class SeededSource implements EventSource {
   readonly name: string;
+  /** Present when the live source pushes (EventSource.deliver): the seeds go first, then its batches. */
+  readonly deliver?: (consume: BatchConsumer) => Promise<void>;
   private seedItems: SourceItem[] | undefined;
 
   constructor(
@@ -53,13 +55,26 @@ export class SeededSource implements EventSource {
   ) {
     this.name = live.name;
     this.seedItems = seeds.map((record) => ({ kind: 'record', record, where: 'seed' }));
+    const deliverLive = live.deliver?.bind(live);
+    if (deliverLive !== undefined) {
+      this.deliver = async (consume) => {
+        const seeds = this.takeSeeds();
+        if (seeds !== undefined) await consume(seeds);
+        return deliverLive(consume);
+      };
+    }
   }
 
   async *batches(): AsyncIterable<SourceItem[]> {
+    const seeds = this.takeSeeds();
+    if (seeds !== undefined) yield seeds;
+    yield* this.live.batches();
+  }
+
+  private takeSeeds(): SourceItem[] | undefined {
     const seeds = this.seedItems;
     this.seedItems = undefined;
-    if (seeds !== undefined && seeds.length > 0) yield seeds;
-    yield* this.live.batches();
+    return seeds !== undefined && seeds.length > 0 ? seeds : undefined;
   }
 
   stop(): Promise<void> {

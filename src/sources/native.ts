@@ -9,7 +9,7 @@
 import bindings from 'bindings';
 import type { SourceRecord } from '../model/records';
 import { decodeBatch } from './native-decode';
-import type { EventSource, SourceItem, SourceStats } from './types';
+import type { BatchConsumer, EventSource, SourceItem, SourceStats } from './types';
 
 /** Backends the addon knows: Linux audit/connector, macOS es, and the benchmark's producer. */
 export type NativeBackendName = 'auto' | 'audit' | 'connector' | 'es' | 'synthetic';
@@ -131,13 +131,24 @@ export interface NativeEventSourceOptions extends Omit<NativeAddonOptions, 'deli
   keepAlive?: boolean;
 }
 
+/** A consumer attached by deliver(), and how its promise settles. */
+interface PushDelivery {
+  consume: BatchConsumer;
+  /** A consume call is running, or its promise has not settled: later batches wait in `pending`. */
+  busy: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class NativeEventSource implements EventSource {
   readonly name: string;
   private readonly addonSource: AddonSource;
+  /** Decoded batches not yet consumed (pull: not yet taken by batches(); push: waiting for a busy consumer). */
   private readonly pending: Array<{ items: SourceItem[]; records: number }> = [];
   private pendingRecords = 0;
   private readonly maxPending: number;
   private wake: (() => void) | undefined;
+  private push: PushDelivery | undefined;
   private stopped = false;
   private readonly counts = { records: 0, rejected: 0, jsDropped: 0 };
   private readonly onExit = (): void => this.stopNow();
@@ -170,7 +181,8 @@ export class NativeEventSource implements EventSource {
     this.counts.records += decoded.records.length;
     this.pendingRecords += decoded.records.length;
     this.pending.push({ items, records: decoded.records.length });
-    this.wake?.();
+    if (this.push !== undefined) this.drain(this.push);
+    else this.wake?.();
   }
 
   async *batches(): AsyncIterable<SourceItem[]> {
@@ -187,9 +199,67 @@ export class NativeEventSource implements EventSource {
     }
   }
 
-  /** Stops capture; batches already decoded are still handed out, then the iterator ends. */
+  /** Hands each batch to `consume` inside the addon's delivery callback (see EventSource.deliver). */
+  deliver(consume: BatchConsumer): Promise<void> {
+    if (this.push !== undefined) return Promise.reject(new Error('native source: deliver() is already running'));
+    return new Promise<void>((resolve, reject) => {
+      const push: PushDelivery = { consume, busy: false, resolve, reject };
+      this.push = push;
+      this.drain(push);
+    });
+  }
+
+  /**
+   * Consumes pending batches in order until one goes asynchronous (it resumes when that
+   * settles) or none is left; ends the delivery once the source has stopped and is drained.
+   */
+  private drain(push: PushDelivery): void {
+    while (!push.busy && this.push === push) {
+      const next = this.pending.shift();
+      if (next === undefined) {
+        if (this.stopped) {
+          this.push = undefined;
+          push.resolve();
+        }
+        return;
+      }
+      this.pendingRecords -= next.records;
+      push.busy = true;
+      let result: Promise<void> | undefined;
+      try {
+        result = push.consume(next.items);
+      } catch (err) {
+        this.fail(push, err);
+        return;
+      }
+      if (result === undefined) {
+        push.busy = false;
+        continue;
+      }
+      result.then(
+        () => {
+          push.busy = false;
+          this.drain(push);
+        },
+        (err: unknown) => this.fail(push, err),
+      );
+      return;
+    }
+  }
+
+  /** A consumer that throws ends capture, as an exception out of a `for await` over batches() would. */
+  private fail(push: PushDelivery, err: unknown): void {
+    if (this.push !== push) return;
+    this.push = undefined;
+    this.stopNow();
+    push.reject(err);
+  }
+
+  /** Stops capture; batches already decoded are still handed out, then batches() or deliver() ends. */
   async stop(): Promise<void> {
     this.stopNow();
+    if (this.push !== undefined) this.drain(this.push);
+    else this.wake?.();
   }
 
   private stopNow(): void {
@@ -198,7 +268,6 @@ export class NativeEventSource implements EventSource {
     process.removeListener('exit', this.onExit);
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
     this.addonSource.stop();
-    this.wake?.();
   }
 
   counters(): NativeCounters {

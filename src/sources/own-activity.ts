@@ -9,7 +9,7 @@
  */
 import type { SourceRecord } from '../model/records';
 import { startTicks } from './linux-seed';
-import type { EventSource, SourceItem, SourceStats } from './types';
+import type { BatchConsumer, EventSource, SourceItem, SourceStats } from './types';
 
 /** The agent spawns a handful of helpers at most; the set never outgrows this. */
 const MAX_OWN_PROCESSES = 4096;
@@ -80,6 +80,8 @@ export class OwnActivityFilter {
 export class WithoutOwnActivity implements EventSource {
   readonly name: string;
   readonly filter: OwnActivityFilter;
+  /** Present when the inner source pushes (EventSource.deliver). */
+  readonly deliver?: (consume: BatchConsumer) => Promise<void>;
 
   constructor(
     private readonly inner: EventSource,
@@ -87,17 +89,29 @@ export class WithoutOwnActivity implements EventSource {
   ) {
     this.name = inner.name;
     this.filter = filter;
+    const deliverInner = inner.deliver?.bind(inner);
+    if (deliverInner !== undefined) {
+      this.deliver = (consume) =>
+        deliverInner((batch) => {
+          const kept = this.withoutOwn(batch);
+          return kept.length > 0 ? consume(kept) : undefined;
+        });
+    }
   }
 
   async *batches(): AsyncIterable<SourceItem[]> {
     for await (const batch of this.inner.batches()) {
-      const kept = batch.filter((item) => {
-        if (item.kind !== 'record' || !this.filter.isOwn(item.record)) return true;
-        this.filter.skipped++;
-        return false;
-      });
+      const kept = this.withoutOwn(batch);
       if (kept.length > 0) yield kept;
     }
+  }
+
+  private withoutOwn(batch: SourceItem[]): SourceItem[] {
+    return batch.filter((item) => {
+      if (item.kind !== 'record' || !this.filter.isOwn(item.record)) return true;
+      this.filter.skipped++;
+      return false;
+    });
   }
 
   stop(): Promise<void> {
