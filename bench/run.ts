@@ -28,9 +28,15 @@ async function main(): Promise<void> {
 }
 
 function formatResult(r: BenchResult): string {
-  const ratio = r.baseline === undefined ? '' : `  ratio ${(r.value / r.baseline.value).toFixed(2)} vs ${r.baseline.name} (${fmt(r.baseline.value)} ${r.unit})`;
   const target = r.target ? `  target ${r.target}` : '';
-  return `${r.name.padEnd(56)} ${fmt(r.value).padStart(14)} ${r.unit}${ratio}${target}`;
+  return `${r.name.padEnd(56)} ${fmt(r.value).padStart(14)} ${r.unit}${baselineText(r)}${target}`;
+}
+
+function baselineText(r: BenchResult): string {
+  if (r.baseline === undefined) return '';
+  // A baseline of 0 (an idle figure below what could be measured) gives no meaningful ratio.
+  const ratio = r.baseline.value === 0 ? 'no ratio' : `ratio ${(r.value / r.baseline.value).toFixed(2)}`;
+  return `  ${ratio} vs ${r.baseline.name} (${fmt(r.baseline.value)} ${r.unit})`;
 }
 
 function fmt(v: number): string {
