@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { FieldJson, Formula } from '../src/rules/formula';
+import { emitJumps, HOLDS, type JumpCode } from '../src/rules/jumps';
 import { chooseGate, simplify } from '../src/rules/optimize';
 import { prng } from './support/random';
 
@@ -57,6 +58,25 @@ describe('rules: formula rewrites', () => {
           if (truth(s, hits)) assert.ok(gate.some((alt) => alt.patterns.some((p) => hits[alt.field]?.has(p))), `${JSON.stringify(s)} gate ${JSON.stringify(gate)}`);
         }
       }
+    }
+  });
+
+  it('jumping code decides every random formula as the formula does, each atom emitted once', () => {
+    const rnd = prng(11);
+    const atoms = (f: Formula): number => (f.op === 'and' || f.op === 'or' ? f.args.reduce((n, a) => n + atoms(a), 0) : f.op === 'not' ? atoms(f.arg) : f.op === 'const' ? 0 : 1);
+    for (let i = 0; i < 20_000; i++) {
+      const f = randomFormula(rnd, 4);
+      const code: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
+      // Reversed operand order: the wiring must not depend on the order it is given.
+      const entry = emitJumps(f, code, (args) => [...args].reverse());
+      assert.equal(code.atoms.length, atoms(f));
+      const hits = [0, 1, 2].map(() => new Set([0, 1, 2, 3].filter(() => rnd() < 0.5)));
+      let pc = entry;
+      for (let steps = 0; pc >= 0; steps++) {
+        assert.ok(steps < code.atoms.length, 'every path visits an atom at most once');
+        pc = (truth(code.atoms[pc] as Formula, hits) ? code.ifTrue[pc] : code.ifFalse[pc]) as number;
+      }
+      assert.equal(pc === HOLDS, truth(f, hits), JSON.stringify(f));
     }
   });
 

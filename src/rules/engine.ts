@@ -4,12 +4,13 @@
  * Per event, each field is fetched at most once and, for string fields, each of its string elements is run once
  * through the field's ONE shared pattern set (all patterns of all rules on that field), lazily: the first atom that
  * needs a field pays for it, later atoms (of any rule) read the cached hit bits. A rule runs only when its gate
- * (gates.ts) has a hit; rules are closures over flat typed arrays; the only per-event state is a generation counter,
- * so evaluating allocates nothing unless a rule fires.
+ * (gates.ts) has a hit; a rule is jumping code (jumps.ts) in flat typed arrays, one row per atom; the only per-event
+ * state is generation counters, so evaluating allocates nothing unless a rule fires.
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
 import { anyHit, buildGates, MULTI, type GateTables } from './gates';
+import { emitJumps, HOLDS, type Atom, type JumpCode } from './jumps';
 import { cheapestFirst, simplify } from './optimize';
 import { propertyRead, type PropertyRead } from './property-reads';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
@@ -23,6 +24,18 @@ export class CompiledRuleSetError extends Error {
 }
 
 type Predicate = () => boolean;
+
+/** Rule code (jumps.ts) as flat tables; instruction i tests field[i]'s hits, or runs test[i] when field[i] < 0. */
+interface RuleCode {
+  field: Int32Array;
+  /** Instruction i's (word, mask) pairs are wordStart[i]..wordStart[i+1]. */
+  wordStart: Int32Array;
+  word: Int32Array;
+  mask: Uint32Array;
+  test: (Predicate | undefined)[];
+  ifTrue: Int32Array;
+  ifFalse: Int32Array;
+}
 
 const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
 const NO_DOCUMENT: object = Object.freeze({});
@@ -50,7 +63,9 @@ export class RuleEngine implements CompiledRuleSet {
   /** The current event's value of each field; undefined when missing (null, [], or only nulls). */
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
-  private readonly predicates: Predicate[];
+  /** Where each rule's jumping code starts (jumps.ts). */
+  private readonly entries: Int32Array;
+  private readonly code: RuleCode;
   private readonly gates: GateTables;
 
   constructor(
@@ -79,7 +94,9 @@ export class RuleEngine implements CompiledRuleSet {
       return { reads: segs.map(propertyRead), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
     const simplified = formulas.map(simplify);
-    this.predicates = simplified.map((f) => this.compile(f));
+    const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
+    this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, (args) => cheapestFirst(args, this.fields)));
+    this.code = this.assemble(jumps);
     this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
   }
 
@@ -94,7 +111,7 @@ export class RuleEngine implements CompiledRuleSet {
 
     let fired: number[] | undefined;
     const generation = this.generation;
-    const predicates = this.predicates;
+    const entries = this.entries;
     const ruleGeneration = this.ruleGeneration;
     const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, bitRuleStart, bitRules } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
@@ -109,7 +126,7 @@ export class RuleEngine implements CompiledRuleSet {
               const rule = bitRules[k] as number;
               if (ruleGeneration[rule] === generation) continue;
               ruleGeneration[rule] = generation;
-              if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
+              if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
             }
           }
         }
@@ -118,7 +135,7 @@ export class RuleEngine implements CompiledRuleSet {
       for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
         const rule = groupRules[k] as number;
         if (field === MULTI && !this.gateOpen(rule)) continue;
-        if ((predicates[rule] as Predicate)()) (fired ??= []).push(rule);
+        if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
       }
     }
     // Not keeping the event alive until the next one arrives.
@@ -172,21 +189,55 @@ export class RuleEngine implements CompiledRuleSet {
     return hits;
   }
 
-  private compile(f: Formula): Predicate {
+  /** Runs rule code from instruction `pc` until it reaches HOLDS or FAILS. */
+  private holds(pc: number): boolean {
+    const { field, wordStart, word, mask, test, ifTrue, ifFalse } = this.code;
+    while (pc >= 0) {
+      let ok = false;
+      const f = field[pc] as number;
+      if (f >= 0) {
+        const hits = this.scan(f);
+        for (let k = wordStart[pc] as number; k < (wordStart[pc + 1] as number) && !ok; k++) ok = ((hits[word[k] as number] as number) & (mask[k] as number)) !== 0;
+      } else {
+        ok = (test[pc] as Predicate)();
+      }
+      pc = ok ? (ifTrue[pc] as number) : (ifFalse[pc] as number);
+    }
+    return pc === HOLDS;
+  }
+
+  /** The jumping code as flat tables: a match atom's field and (word, mask) pairs, any other atom's test. */
+  private assemble(jumps: JumpCode): RuleCode {
+    const field: number[] = [];
+    const wordStart: number[] = [];
+    const word: number[] = [];
+    const mask: number[] = [];
+    const test: (Predicate | undefined)[] = [];
+    for (const atom of jumps.atoms) {
+      wordStart.push(word.length);
+      if (atom.op === 'match') {
+        field.push(this.fieldIndex(atom.field));
+        for (const [w, m] of this.masksOf(atom.field, atom.patterns)) word.push(w), mask.push(m);
+        test.push(undefined);
+      } else {
+        field.push(-1);
+        test.push(this.atomTest(atom));
+      }
+    }
+    wordStart.push(word.length);
+    return {
+      field: Int32Array.from(field),
+      wordStart: Int32Array.from(wordStart),
+      word: Int32Array.from(word),
+      mask: Uint32Array.from(mask),
+      test,
+      ifTrue: Int32Array.from(jumps.ifTrue),
+      ifFalse: Int32Array.from(jumps.ifFalse),
+    };
+  }
+
+  private atomTest(f: Exclude<Atom, { op: 'match' }>): Predicate {
     switch (f.op) {
-      case 'const': {
-        const v = f.value === true;
-        return () => v;
-      }
-      case 'not': {
-        const a = this.compile(f.arg);
-        return () => !a();
-      }
-      case 'and':
-      case 'or':
-        return this.logical(f.op, cheapestFirst(f.args, this.fields).map((a) => this.compile(a)));
-      case 'match':
-        return this.matchPredicate(this.fieldIndex(f.field), f.patterns);
       case 'present': {
         const field = this.fieldIndex(f.field);
         return () => this.load(field) !== undefined;
@@ -216,18 +267,6 @@ export class RuleEngine implements CompiledRuleSet {
     }
   }
 
-  private logical(op: 'and' | 'or', parts: Predicate[]): Predicate {
-    const want = op === 'or';
-    if (parts.length === 2) {
-      const [a, b] = parts as [Predicate, Predicate];
-      return want ? () => a() || b() : () => a() && b();
-    }
-    return () => {
-      for (let i = 0; i < parts.length; i++) if ((parts[i] as Predicate)() === want) return want;
-      return !want;
-    };
-  }
-
   /** [hit word, bit mask] pairs testing "some of `patterns` matched" for field `field`. */
   private masksOf(field: number, patterns: readonly number[]): [number, number][] {
     const fieldJson = this.fields[field] as FieldJson;
@@ -237,22 +276,6 @@ export class RuleEngine implements CompiledRuleSet {
       masks.set(id >>> 5, ((masks.get(id >>> 5) ?? 0) | (1 << (id & 31))) >>> 0);
     }
     return [...masks];
-  }
-
-  private matchPredicate(field: number, patterns: readonly number[]): Predicate {
-    const pairs = this.masksOf(field, patterns);
-    const words = Int32Array.from(pairs, (p) => p[0]);
-    const bits = Uint32Array.from(pairs, (p) => p[1]);
-    if (words.length === 1) {
-      const w = words[0] as number;
-      const m = bits[0] as number;
-      return () => ((this.scan(field)[w] as number) & m) !== 0;
-    }
-    return () => {
-      const hits = this.scan(field);
-      for (let i = 0; i < words.length; i++) if (((hits[words[i] as number] as number) & (bits[i] as number)) !== 0) return true;
-      return false;
-    };
   }
 
   /** `type`: what a dynamic field's elements must be for `test` to see them (a schema field converts, see asString). */
