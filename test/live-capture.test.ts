@@ -127,7 +127,7 @@ describe('live capture of short-lived processes (root)', function () {
     assert.ok(ourBatches <= 1.3 * processes, `${ourBatches} batches for ${processes} processes`);
   });
 
-  it('audit: each child\'s fork reaches JavaScript before its exec (one thread reads both sockets)', async () => {
+  it('audit: each child\'s fork reaches JavaScript before its exec, and its exit after it', async () => {
     const source = new NativeEventSource({ backend: 'audit' });
     const order = new Map<number, string[]>();
     const consuming = (async () => {
@@ -148,14 +148,17 @@ describe('live capture of short-lived processes (root)', function () {
         child.once('exit', () => resolve());
       });
     }
+    // The last exits wait for an exec to follow, or for the 50 ms of the connector and of the flush.
     const deadline = Date.now() + 5000;
-    while ([...order.values()].some((kinds) => !kinds.includes('exec')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ([...order.values()].some((kinds) => kinds.length < 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await source.stop();
     await consuming;
-    // The exit may come before the exec: the connector reports it as the process ends, and the
-    // audit record of a process this short can reach us later (kauditd), as before.
-    const wrong = [...order].filter(([, kinds]) => kinds[0] !== 'fork' || kinds.indexOf('exec') < 0);
-    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} of ${children} children without their fork before their exec`);
+    const forkLate = [...order].filter(([, kinds]) => kinds[0] !== 'fork' || !kinds.includes('exec'));
+    assert.deepEqual(forkLate.slice(0, 5), [], `${forkLate.length} of ${children} children without their fork before their exec`);
+    // The connector sees a process this short end before kauditd hands over its exec's records:
+    // its exit waits for the next execs or a 50 ms read (before: 12-17 % of them came first).
+    const exitEarly = [...order].filter(([, kinds]) => kinds.join(' ') !== 'fork exec exit');
+    assert.ok(exitEarly.length <= children / 20, `${exitEarly.length} of ${children} children not seen as fork, exec, exit: ${JSON.stringify(exitEarly.slice(0, 5))}`);
   });
 
   it('audit: forks and exits without an exec wake the capture at most about once per 50 ms', async () => {

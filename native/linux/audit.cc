@@ -416,8 +416,10 @@ class AuditBackend final : public Backend {
       const auto now = Clock::now();
       if (lifecycle_index != 0 && fds[lifecycle_index].revents != 0) {
         readLifecycle(now);
-      } else if (lifecycle_read_recently_ && now >= lifecycle_next_read_ && readLifecycle(now) == 0) {
-        lifecycle_read_recently_ = false;  // quiet: the next fork or exit wakes the thread again
+      } else if (lifecycle_read_recently_ && now >= lifecycle_next_read_) {
+        // The exits read last time have waited a period for the execs of their processes.
+        pushHeldExits();
+        if (readLifecycle(now) == 0) lifecycle_read_recently_ = false;  // quiet: the next fork or exit wakes the thread
       }
       if (assembler_.idle()) {
         next_housekeeping = now + kHousekeeping;
@@ -431,10 +433,11 @@ class AuditBackend final : public Backend {
         next_watchdog = Clock::now() + kWatchdog;
       }
     }
+    if (lifecycle_ != nullptr) pushHeldExits();  // refused by the closed session, and counted
   }
 
   size_t readLifecycle(std::chrono::steady_clock::time_point now) {
-    const size_t datagrams = lifecycle_->drain();
+    const size_t datagrams = lifecycle_->drain(held_exits_);
     lifecycle_read_recently_ = true;
     lifecycle_next_read_ = now + LifecycleFeed::kBatching;
     return datagrams;
@@ -581,8 +584,10 @@ class AuditBackend final : public Backend {
     if (sink_ != nullptr && !sink_muted_) {
       if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
     }
-    // The forks (and exits) queued before these execs go first: a child's fork precedes its exec.
-    if (!done_.empty() && lifecycle_ != nullptr && sink_ != nullptr && !sink_muted_) readLifecycle(std::chrono::steady_clock::now());
+    // The forks queued before these execs go first: a child's fork precedes its exec. The
+    // exits read so far go after them, so a short process's exit follows its exec.
+    const bool with_lifecycle = !done_.empty() && lifecycle_ != nullptr && sink_ != nullptr && !sink_muted_;
+    if (with_lifecycle) readLifecycle(std::chrono::steady_clock::now());
     const bool replaying = replay_floor_ != 0 && std::chrono::steady_clock::now() < replay_until_;
     for (audit::ExecEvent& e : done_) {
       if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
@@ -607,12 +612,20 @@ class AuditBackend final : public Backend {
       sink_->push(r);
     }
     done_.clear();
+    if (with_lifecycle) pushHeldExits();
+  }
+
+  void pushHeldExits() {
+    for (const ProcessRecord& exit : held_exits_) sink_->push(exit);
+    held_exits_.clear();
   }
 
   const int32_t self_pid_;
   LifecycleFeed* const lifecycle_;  // null: execs only
   bool lifecycle_read_recently_ = false;  // the feed is left out of the poll until lifecycle_next_read_
   std::chrono::steady_clock::time_point lifecycle_next_read_{};
+  // Exits read from the feed, pushed after the next execs or at the next read of the feed.
+  std::vector<ProcessRecord> held_exits_;
   const std::string rule_key_;  // "keysentry-<pid>-<n>": ours alone
   RecordSink* sink_ = nullptr;
   bool sink_muted_ = false;

@@ -76,7 +76,15 @@ class ConnectorReader final : public LifecycleFeed {
 
   int fd() const override { return sock_.get(); }
 
-  size_t drain() override {
+  size_t drain(std::vector<ProcessRecord>& exits) override {
+    held_exits_ = &exits;
+    const size_t datagrams = drainAll();
+    held_exits_ = nullptr;
+    return datagrams;
+  }
+
+  // Reads and handles every queued event.
+  size_t drainAll() {
     size_t datagrams = 0;
     for (;;) {
       const int got = datagrams_.receive(sock_.get());
@@ -214,6 +222,23 @@ class ConnectorReader final : public LifecycleFeed {
       default:
         return;
     }
+    if (held_exits_ != nullptr) {
+      if (r.kind == RecordKind::Exit) {
+        // Bounded, so that the search below stays short whatever the fork rate.
+        if (held_exits_->size() >= kMaxHeldExits) {
+          for (const ProcessRecord& exit : *held_exits_) sink_->push(exit);
+          held_exits_->clear();
+        }
+        held_exits_->push_back(r);
+        return;
+      }
+      for (auto it = held_exits_->begin(); it != held_exits_->end(); ++it) {
+        if (it->subject.pid != r.subject.pid) continue;
+        sink_->push(*it);  // the pid was reused: its old process's end goes first
+        held_exits_->erase(it);
+        break;
+      }
+    }
     sink_->push(r);
   }
 
@@ -238,6 +263,8 @@ class ConnectorReader final : public LifecycleFeed {
   const int32_t self_pid_;
   const bool with_execs_;
   RecordSink* sink_ = nullptr;
+  static constexpr size_t kMaxHeldExits = 256;
+  std::vector<ProcessRecord>* held_exits_ = nullptr;  // set during drain(exits)
   Fd sock_;
   int64_t wall_minus_mono_ = 0;
   DatagramReader datagrams_{32, 4096};  // a datagram is one event (some 100 bytes)
@@ -268,7 +295,7 @@ class ConnectorBackend final : public Backend {
       const int ready = ::poll(fds, 2, -1);
       if (ready < 0 && errno != EINTR) break;
       if (fds[0].revents != 0) break;
-      if (fds[1].revents != 0) reader_.drain();
+      if (fds[1].revents != 0) reader_.drainAll();
     }
   }
 

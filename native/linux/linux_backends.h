@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "backend.h"
 
@@ -20,8 +22,11 @@ class LifecycleFeed {
 
   virtual ~LifecycleFeed() = default;
   virtual int fd() const = 0;
-  // Reads and pushes what is queued, without blocking; returns the datagrams read.
-  virtual size_t drain() = 0;
+  // Reads what is queued, without blocking, and pushes the forks; returns the datagrams read.
+  // Exits are appended to `exits` for the caller to push later, after the execs it reads
+  // next: the audit records of a short process can come after the connector saw it end.
+  // A fork of a pid whose exit is still in `exits` (the pid was reused) pushes that exit first.
+  virtual size_t drain(std::vector<ProcessRecord>& exits) = 0;
 };
 
 // `lifecycle` (may be null: execs only) stays valid until the backend has stopped.
