@@ -104,6 +104,23 @@ describe('native addon core', function () {
     assert.match(decodeBatch(Buffer.alloc(3)).error?.message ?? '', /truncated header/);
   });
 
+  it('decodes short ASCII strings in JavaScript and the others as UTF-8, byte for byte', async () => {
+    const { batches } = await syntheticBatches(4, { batchRecords: 3, flushMicros: 200_000 });
+    const batch = Buffer.from(batches[1] as Buffer);
+    // argv[2] "-a" of the first record: 2 bytes, always written out (too short to reference).
+    const at = batch.indexOf(Buffer.from([2, 0, 0, 0, 0x2d, 0x61]));
+    assert.ok(at > 0);
+    Buffer.from('ü').copy(batch, at + 4); // 2 bytes of UTF-8: the short path must hand it on
+    const [first, second] = decodeBatch(batch).records as ExecRecord[];
+    assert.deepEqual(first?.args.slice(2, 5), ['ü', '-c', 'host-1']);
+    assert.equal(second?.args[2], '-a');
+    // Whichever path a string takes, its text is what Buffer's UTF-8 decoder makes of its bytes.
+    for (const bytes of [[0x00, 0x41], [0x00, 0xbc], [0x7f, 0x80]]) {
+      Buffer.from(bytes).copy(batch, at + 4);
+      assert.equal((decodeBatch(batch).records[0] as ExecRecord).args[2], Buffer.from(bytes).toString('utf8'));
+    }
+  });
+
   it('survives a consumer that throws, counting each throw', async () => {
     let calls = 0;
     const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 5000, batchRecords: 100 }, () => {

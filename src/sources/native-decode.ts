@@ -177,7 +177,7 @@ class RecordReader {
     const from = this.pos;
     if (n > this.end - from) throw new BatchFormatError(`string length ${n} exceeds the record`, from - 4);
     this.pos = from + n;
-    return n === 0 ? '' : this.buf.toString('utf8', from, from + n);
+    return n <= SHORT_STRING ? (shortAscii(this.buf, from, from + n) ?? this.buf.toString('utf8', from, from + n)) : this.buf.toString('utf8', from, from + n);
   }
 
   /** A string written earlier in the batch, decoded once however often it is referenced. */
@@ -192,6 +192,24 @@ class RecordReader {
     this.referencedStrings.set(at, s);
     return s;
   }
+}
+
+/**
+ * Strings up to this many bytes are decoded in JavaScript when they are ASCII: a call into
+ * Buffer's UTF-8 decoder costs more than the loop for the short arguments of an argv. V8
+ * copies a concatenation this short into a flat string (longer ones become chains).
+ */
+const SHORT_STRING = 12;
+
+/** The ASCII text of buf[from, to), or undefined when a byte is not ASCII (then it is UTF-8). */
+function shortAscii(buf: Buffer, from: number, to: number): string | undefined {
+  let s = '';
+  for (let i = from; i < to; i++) {
+    const c = buf[i] as number;
+    if (c >= 0x80) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 function ref(pid: number, pidversion: number): ProcessRef {
