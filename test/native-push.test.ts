@@ -20,9 +20,19 @@ const oneToN = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 
 
 describe('native source: push delivery', function () {
   this.timeout(60_000);
+  // A failed test must not leave a producer (and its keep-alive timer) running: mocha would never exit.
+  const opened: NativeEventSource[] = [];
+  const open = (options: ConstructorParameters<typeof NativeEventSource>[0]): NativeEventSource => {
+    const source = new NativeEventSource(options);
+    opened.push(source);
+    return source;
+  };
+  afterEach(async () => {
+    for (const source of opened.splice(0)) await source.stop();
+  });
 
   it('hands every record to the consumer in order, one call per addon batch, and ends after stop() once drained', async () => {
-    const source = new NativeEventSource({ backend: 'synthetic', syntheticCount: 20_000, batchRecords: 256 });
+    const source = open({ backend: 'synthetic', syntheticCount: 20_000, batchRecords: 256 });
     const seqs: number[] = [];
     let calls = 0;
     const done = source.deliver((batch) => {
@@ -39,7 +49,7 @@ describe('native source: push delivery', function () {
   });
 
   it("holds later batches while the consumer's promise is pending, never calls it twice at once, and keeps the order", async () => {
-    const source = new NativeEventSource({ backend: 'synthetic', syntheticCount: 5_000, batchRecords: 100 });
+    const source = open({ backend: 'synthetic', syntheticCount: 5_000, batchRecords: 100 });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const seqs: number[] = [];
@@ -64,7 +74,7 @@ describe('native source: push delivery', function () {
   });
 
   it('drops and counts whole batches beyond maxPendingRecords while the consumer is busy', async () => {
-    const source = new NativeEventSource({ backend: 'synthetic', syntheticCount: 5_000, batchRecords: 100, maxPendingRecords: 500 });
+    const source = open({ backend: 'synthetic', syntheticCount: 5_000, batchRecords: 100, maxPendingRecords: 500 });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let consumed = 0;
@@ -86,7 +96,7 @@ describe('native source: push delivery', function () {
   });
 
   it('a consumer that throws rejects deliver() with its error and stops capture', async () => {
-    const source = new NativeEventSource({ backend: 'synthetic', syntheticCount: 1e9, batchRecords: 100 });
+    const source = open({ backend: 'synthetic', syntheticCount: 1e9, batchRecords: 100 });
     let calls = 0;
     const done = source.deliver(() => {
       if (++calls === 3) throw new Error('consumer broke');
@@ -101,7 +111,7 @@ describe('native source: push delivery', function () {
 
   it('through SeededSource and WithoutOwnActivity: the seeds first, then the live records without the own ones', async () => {
     const seed: SeedRecord = { kind: 'seed', timeNs: 1n, process: { pid: 4242, executable: '/sbin/init' }, args: ['init'], startTimeNs: 1n };
-    const native = new NativeEventSource({ backend: 'synthetic', syntheticCount: 1_000, batchRecords: 64 });
+    const native = open({ backend: 'synthetic', syntheticCount: 1_000, batchRecords: 64 });
     // Pid 10007 plays the agent: its exec is its own activity.
     const source = new WithoutOwnActivity(new SeededSource(native, [seed]), new OwnActivityFilter(10_007, null));
     assert.ok(source.deliver !== undefined);

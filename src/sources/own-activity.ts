@@ -106,12 +106,19 @@ export class WithoutOwnActivity implements EventSource {
     }
   }
 
+  /** The batch itself when none of it is own activity (the usual case: no copy per batch). */
   private withoutOwn(batch: SourceItem[]): SourceItem[] {
-    return batch.filter((item) => {
-      if (item.kind !== 'record' || !this.filter.isOwn(item.record)) return true;
+    let kept: SourceItem[] | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as SourceItem;
+      if (item.kind !== 'record' || !this.filter.isOwn(item.record)) {
+        kept?.push(item);
+        continue;
+      }
       this.filter.skipped++;
-      return false;
-    });
+      kept ??= batch.slice(0, i);
+    }
+    return kept ?? batch;
   }
 
   stop(): Promise<void> {
