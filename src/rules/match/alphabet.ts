@@ -19,23 +19,34 @@ export interface AlphabetTables {
 
 export const MAX_CLASSES = 0xffff;
 
-/** Partitions the code points by the sets that contain them; returns the tables and each set's classes. */
-export function buildAlphabet(sets: readonly CodePointSet[]): { tables: AlphabetTables; classesOfSet: number[][] } {
-  // Many edges read the same set (every `*` reads all code points): partition by the distinct ones.
+/**
+ * Partitions the code points by the sets that contain them. Returns the tables, and for each of `sets` the index of
+ * its distinct set in `classesOfDistinct` (the classes that set reads, ascending).
+ */
+export function buildAlphabet(sets: readonly CodePointSet[]): { tables: AlphabetTables; distinctOf: Int32Array; classesOfDistinct: number[][] } {
+  // Many edges read the same set (every `*` reads all code points): partition by the distinct ones. Most edges
+  // share their set object with others (one per character and flag), so identity decides before the text key.
+  const byIdentity = new Map<CodePointSet, number>();
   const distinctIndex = new Map<string, number>();
   const distinct: CodePointSet[] = [];
-  const distinctOf = sets.map((set) => {
-    const key = setKey(set);
-    let i = distinctIndex.get(key);
+  const distinctOf = new Int32Array(sets.length);
+  for (let e = 0; e < sets.length; e++) {
+    const set = sets[e] as CodePointSet;
+    let i = byIdentity.get(set);
     if (i === undefined) {
-      i = distinct.length;
-      distinctIndex.set(key, i);
-      distinct.push(set);
+      const key = setKey(set);
+      i = distinctIndex.get(key);
+      if (i === undefined) {
+        i = distinct.length;
+        distinctIndex.set(key, i);
+        distinct.push(set);
+      }
+      byIdentity.set(set, i);
     }
-    return i;
-  });
+    distinctOf[e] = i;
+  }
   const { tables, classesOfSet } = partition(distinct);
-  return { tables, classesOfSet: distinctOf.map((i) => classesOfSet[i] as number[]) };
+  return { tables, distinctOf, classesOfDistinct: classesOfSet };
 }
 
 function partition(sets: readonly CodePointSet[]): { tables: AlphabetTables; classesOfSet: number[][] } {
@@ -80,12 +91,20 @@ function partition(sets: readonly CodePointSet[]): { tables: AlphabetTables; cla
   }
   const pageIndex = new Uint16Array(256);
   const pageList: Uint16Array[] = [];
-  for (let hiByte = 0; hiByte < 256; hiByte++) {
-    const page = bmp.subarray(hiByte << 8, (hiByte + 1) << 8);
-    let idx = pageList.findIndex((other) => samePage(other, page));
-    if (idx < 0) {
+  // Most pages lie inside one interval: those are told apart by that interval's class, without comparing 256 entries.
+  const uniformPageOfClass = new Map<number, number>();
+  const mixedPages: number[] = [];
+  for (let hiByte = 0, k = 0; hiByte < 256; hiByte++) {
+    const first = hiByte << 8;
+    while (k + 1 < starts.length && (starts[k + 1] as number) <= first) k++;
+    const uniform = k + 1 >= starts.length || (starts[k + 1] as number) > first + 255;
+    const page = bmp.subarray(first, first + 256);
+    let idx = uniform ? uniformPageOfClass.get(intervalClass[k] as number) : mixedPages.find((i) => samePage(pageList[i] as Uint16Array, page));
+    if (idx === undefined) {
       idx = pageList.length;
       pageList.push(page);
+      if (uniform) uniformPageOfClass.set(intervalClass[k] as number, idx);
+      else mixedPages.push(idx);
     }
     pageIndex[hiByte] = idx;
   }

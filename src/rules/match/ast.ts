@@ -19,14 +19,15 @@ export const EMPTY_STRING: PatternAst = { type: 'concat', items: [] };
 export const ANY_CHAR: PatternAst = { type: 'chars', set: ANY_CODE_POINT };
 export const ANY_STRING: PatternAst = { type: 'repeat', item: ANY_CHAR, min: 0, max: Infinity };
 
-const foldedCharCache = new Map<number, PatternAst>();
+// One set object per character and flag: the alphabet and the epsilon closure tell sets apart by identity first.
+const charCache = new Map<number, PatternAst>();
 
 export function charAst(cp: number, caseInsensitive: boolean): PatternAst {
-  if (!caseInsensitive) return { type: 'chars', set: singleton(cp) };
-  let ast = foldedCharCache.get(cp);
+  const key = caseInsensitive ? -1 - cp : cp;
+  let ast = charCache.get(key);
   if (ast === undefined) {
-    ast = { type: 'chars', set: normalize(caseVariants(cp).flatMap((v) => [v, v])) };
-    foldedCharCache.set(cp, ast);
+    ast = { type: 'chars', set: caseInsensitive ? normalize(caseVariants(cp).flatMap((v) => [v, v])) : singleton(cp) };
+    charCache.set(key, ast);
   }
   return ast;
 }

@@ -11,7 +11,8 @@
  * value whatever it contains; memory is bounded by the budget.
  */
 import { type AlphabetTables, astralClass, buildAlphabet } from './alphabet';
-import type { Nfa } from './nfa';
+import type { CodePointSet } from './charset';
+import type { Nfa, NfaEdge } from './nfa';
 
 /** Transition entries (states x classes) one DFA may hold, whatever the state budget. */
 export const MAX_TABLE_ENTRIES = 1 << 22;
@@ -38,25 +39,36 @@ export interface AutomatonTables {
 }
 
 export function compileAutomaton(nfa: Nfa, patternCount: number): AutomatonTables {
-  const edgeSets = nfa.edges.flatMap((edges) => edges.map((e) => e.set));
-  const { tables: alphabet, classesOfSet } = buildAlphabet(edgeSets);
-  const classWords = (alphabet.classCount + 31) >>> 5;
   const n = nfa.edges.length;
+  const edgeSets: CodePointSet[] = [];
   const nfaEdgeStart = new Int32Array(n + 1);
-  const nfaEdgeTarget = new Int32Array(edgeSets.length);
-  const nfaEdgeClasses = new Uint32Array(edgeSets.length * classWords);
-  let e = 0;
-  nfa.edges.forEach((edges, q) => {
-    nfaEdgeStart[q] = e;
-    for (const edge of edges) {
-      nfaEdgeTarget[e] = edge.to;
-      for (const k of classesOfSet[e] as number[]) (nfaEdgeClasses[e * classWords + (k >>> 5)] as number) |= 1 << (k & 31);
-      e++;
+  const targets: number[] = [];
+  // Indexed loops: this runs once per rule load, mostly before the JIT has optimized it.
+  for (let q = 0; q < n; q++) {
+    nfaEdgeStart[q] = edgeSets.length;
+    const edges = nfa.edges[q] as readonly NfaEdge[];
+    for (let x = 0; x < edges.length; x++) {
+      const edge = edges[x] as NfaEdge;
+      edgeSets.push(edge.set);
+      targets.push(edge.to);
     }
-  });
-  nfaEdgeStart[n] = e;
+  }
+  nfaEdgeStart[n] = edgeSets.length;
+  const nfaEdgeTarget = Int32Array.from(targets);
+  const { tables: alphabet, distinctOf, classesOfDistinct } = buildAlphabet(edgeSets);
+  const classWords = (alphabet.classCount + 31) >>> 5;
+  // Each distinct set's class bits once; an edge copies its set's.
+  const masks = new Uint32Array(classesOfDistinct.length * classWords);
+  for (let d = 0; d < classesOfDistinct.length; d++) {
+    for (const k of classesOfDistinct[d] as number[]) (masks[d * classWords + (k >>> 5)] as number) |= 1 << (k & 31);
+  }
+  const nfaEdgeClasses = new Uint32Array(edgeSets.length * classWords);
+  for (let e = 0; e < edgeSets.length; e++) {
+    const d = distinctOf[e] as number;
+    for (let w = 0; w < classWords; w++) nfaEdgeClasses[e * classWords + w] = masks[d * classWords + w] as number;
+  }
   const nfaAcceptStart = new Int32Array(n + 1);
-  nfa.accepts.forEach((ids, q) => (nfaAcceptStart[q + 1] = (nfaAcceptStart[q] as number) + ids.length));
+  for (let q = 0; q < n; q++) nfaAcceptStart[q + 1] = (nfaAcceptStart[q] as number) + (nfa.accepts[q] as readonly number[]).length;
   const nfaAcceptIds = Int32Array.from(nfa.accepts.flat());
   return { patternCount, alphabet, nfaEdgeStart, nfaEdgeTarget, nfaEdgeClasses, nfaAcceptStart, nfaAcceptIds };
 }
@@ -72,8 +84,14 @@ function latchedStates(t: AutomatonTables): Uint8Array {
   const n = t.nfaEdgeStart.length - 1;
   const classCount = t.alphabet.classCount;
   const words = (classCount + 31) >>> 5;
-  const acceptKey = Array.from({ length: n }, (_, q) => t.nfaAcceptIds.subarray(t.nfaAcceptStart[q], t.nfaAcceptStart[q + 1]).join(','));
-  const latched = Uint8Array.from(acceptKey, (key) => (key === '' ? 0 : 1));
+  const acceptKey: string[] = [];
+  const latched = new Uint8Array(n);
+  for (let q = 0; q < n; q++) {
+    const from = t.nfaAcceptStart[q] as number;
+    const to = t.nfaAcceptStart[q + 1] as number;
+    acceptKey.push(from === to ? '' : t.nfaAcceptIds.subarray(from, to).join(','));
+    latched[q] = from === to ? 0 : 1;
+  }
   const covered = new Uint32Array(words);
   for (let changed = true; changed; ) {
     changed = false;

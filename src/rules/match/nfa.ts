@@ -30,9 +30,14 @@ interface Fragment {
   end: number;
 }
 
+type BuilderEdge = { set: CodePointSet; to: number };
+const NO_MOVES: readonly never[] = [];
+
 class ThompsonBuilder {
-  readonly epsilons: number[][] = [];
-  readonly edges: Array<Array<{ set: CodePointSet; to: number }>> = [];
+  // A node's lists are made on its first move: most nodes have either character edges or epsilons, not both, and a
+  // rule set builds tens of thousands of nodes on every load.
+  private readonly epsilons: Array<number[] | undefined> = [];
+  private readonly edges: Array<BuilderEdge[] | undefined> = [];
   private budgetEnd: number;
 
   constructor(private readonly limitPerPattern: number) {
@@ -46,13 +51,22 @@ class ThompsonBuilder {
 
   node(): number {
     if (this.epsilons.length >= this.budgetEnd) throw new PatternTooComplexError(this.limitPerPattern);
-    this.epsilons.push([]);
-    this.edges.push([]);
+    this.epsilons.push(undefined);
+    this.edges.push(undefined);
     return this.epsilons.length - 1;
   }
 
   epsilon(from: number, to: number): void {
-    (this.epsilons[from] as number[]).push(to);
+    const list = this.epsilons[from];
+    if (list === undefined) this.epsilons[from] = [to];
+    else list.push(to);
+  }
+
+  private edge(from: number, set: CodePointSet, to: number): void {
+    if (set.length === 0) return;
+    const list = this.edges[from];
+    if (list === undefined) this.edges[from] = [{ set, to }];
+    else list.push({ set, to });
   }
 
   build(ast: PatternAst): Fragment {
@@ -60,7 +74,7 @@ class ThompsonBuilder {
       case 'chars': {
         const start = this.node();
         const end = this.node();
-        if (ast.set.length > 0) (this.edges[start] as Array<{ set: CodePointSet; to: number }>).push({ set: ast.set, to: end });
+        this.edge(start, ast.set, end);
         return { start, end };
       }
       case 'concat': {
@@ -70,7 +84,7 @@ class ThompsonBuilder {
         for (const item of ast.items) {
           if (item.type === 'chars' && end !== undefined) {
             const next = this.node();
-            if (item.set.length > 0) (this.edges[end] as Array<{ set: CodePointSet; to: number }>).push({ set: item.set, to: next });
+            this.edge(end, item.set, next);
             end = next;
             continue;
           }
@@ -142,7 +156,7 @@ class ThompsonBuilder {
     const ids = product.edges.map(() => this.node());
     const end = this.node();
     product.edges.forEach((edges, s) => {
-      for (const e of edges) (this.edges[ids[s] as number] as Array<{ set: CodePointSet; to: number }>).push({ set: e.set, to: ids[e.to] as number });
+      for (const e of edges) this.edge(ids[s] as number, e.set, ids[e.to] as number);
       if ((product.accepts[s] as readonly number[]).length > 0) this.epsilon(ids[s] as number, end);
     });
     return { start: ids[0] as number, end };
@@ -163,18 +177,22 @@ class ThompsonBuilder {
     stateOf[start] = 0;
     const nodes = [start];
     const edges: NfaEdge[][] = [];
-    const accepts: number[][] = [];
+    const accepts: (readonly number[])[] = [];
     const stack: number[] = [];
     for (let s = 0; s < nodes.length; s++) {
-      const out: Array<{ set: CodePointSet; to: number }> = [];
-      const labels: number[] = [];
+      const out: BuilderEdge[] = [];
+      let labels: number[] | undefined;
       stack.push(nodes[s] as number);
       visited[nodes[s] as number] = s;
       while (stack.length > 0) {
         const n = stack.pop() as number;
         const nodeLabels = acceptLabels.get(n);
-        if (nodeLabels !== undefined) labels.push(...nodeLabels);
-        for (const e of this.edges[n] as Array<{ set: CodePointSet; to: number }>) {
+        if (nodeLabels !== undefined) labels = labels === undefined ? [...nodeLabels] : [...labels, ...nodeLabels];
+        // Indexed loops here and below: this runs once per rule load, mostly before the JIT has optimized it, when
+        // an array iterator costs several times an index.
+        const nodeEdges = this.edges[n] ?? NO_MOVES;
+        for (let x = 0; x < nodeEdges.length; x++) {
+          const e = nodeEdges[x] as BuilderEdge;
           let target = stateOf[e.to] as number;
           if (target < 0) {
             target = nodes.length;
@@ -184,14 +202,16 @@ class ThompsonBuilder {
           // edgeAt remembers, per target state, where this state's edge to it is (valid when visited by s).
           const at = edgeAt[target] as number;
           if (at >= 0 && at < out.length && (out[at] as { to: number }).to === target) {
-            const merged = out[at] as { set: CodePointSet; to: number };
+            const merged = out[at] as BuilderEdge;
             merged.set = union(merged.set, e.set);
           } else {
             edgeAt[target] = out.length;
             out.push({ set: e.set, to: target });
           }
         }
-        for (const m of this.epsilons[n] as number[]) {
+        const nodeEpsilons = this.epsilons[n] ?? NO_MOVES;
+        for (let x = 0; x < nodeEpsilons.length; x++) {
+          const m = nodeEpsilons[x] as number;
           if (visited[m] !== s) {
             visited[m] = s;
             stack.push(m);
@@ -199,7 +219,7 @@ class ThompsonBuilder {
         }
       }
       edges.push(out);
-      accepts.push(labels.length < 2 ? labels : [...new Set(labels)].sort((a, b) => a - b));
+      accepts.push(labels === undefined ? NO_MOVES : labels.length < 2 ? labels : [...new Set(labels)].sort((a, b) => a - b));
     }
     return { edges, accepts };
   }
@@ -239,21 +259,25 @@ function intersectNfas(a: Nfa, b: Nfa, limit: number): Nfa {
 export function trim(nfa: Nfa): Nfa {
   const n = nfa.edges.length;
   const reverseStart = new Int32Array(n + 1);
-  for (const edges of nfa.edges) for (const e of edges) (reverseStart[e.to + 1] as number)++;
+  for (let s = 0; s < n; s++) {
+    const edges = nfa.edges[s] as readonly NfaEdge[];
+    for (let x = 0; x < edges.length; x++) (reverseStart[(edges[x] as NfaEdge).to + 1] as number)++;
+  }
   for (let s = 0; s < n; s++) (reverseStart[s + 1] as number) += reverseStart[s] as number;
   const fill = reverseStart.slice(0, n);
   const reverse = new Int32Array(reverseStart[n] as number);
-  nfa.edges.forEach((edges, s) => {
-    for (const e of edges) reverse[(fill[e.to] as number)++] = s;
-  });
+  for (let s = 0; s < n; s++) {
+    const edges = nfa.edges[s] as readonly NfaEdge[];
+    for (let x = 0; x < edges.length; x++) reverse[(fill[(edges[x] as NfaEdge).to] as number)++] = s;
+  }
   const live = new Uint8Array(n);
   const stack: number[] = [];
-  nfa.accepts.forEach((labels, s) => {
-    if (labels.length > 0) {
+  for (let s = 0; s < n; s++) {
+    if ((nfa.accepts[s] as readonly number[]).length > 0) {
       live[s] = 1;
       stack.push(s);
     }
-  });
+  }
   while (stack.length > 0) {
     const t = stack.pop() as number;
     for (let x = reverseStart[t] as number; x < (reverseStart[t + 1] as number); x++) {
@@ -264,6 +288,8 @@ export function trim(nfa: Nfa): Nfa {
       }
     }
   }
+  // Thompson states of ordinary patterns all lead to their end: usually there is nothing to drop.
+  if (live.indexOf(0, 1) < 0) return nfa;
   const renumber = new Int32Array(n).fill(-1);
   renumber[0] = 0;
   let next = 1;
