@@ -68,7 +68,7 @@ export function tokenize(src: string): Token[] {
     const c = src.charCodeAt(i);
     const start = i;
     if (c === 0x22 /* " */) {
-      const [value, end, raw] = readString(src, i);
+      const { text: value, end, raw } = readString(src, i);
       tokens.push({ kind: 'string', text: value, offset: start, raw });
       i = end;
     } else if (c === 0x27 /* ' */) {
@@ -77,11 +77,11 @@ export function tokenize(src: string): Token[] {
       const next = src.charCodeAt(i + 1);
       if (next === 0x22) throw new EqlSyntaxError(`use double quotes ["] to define string literals, not [?"]`, i);
       if (!(isIdentStart(next) || next === 0x60)) throw new EqlSyntaxError(`expected a field name after '?'`, i + 1);
-      const [path, end] = readFieldPath(src, i + 1);
+      const { text: path, end } = readFieldPath(src, i + 1);
       tokens.push({ kind: 'field', text: path, offset: start, optional: true });
       i = end;
     } else if (isIdentStart(c) || c === 0x60 /* ` */) {
-      const [path, end, dotted] = readFieldPath(src, i);
+      const { text: path, end, dotted } = readFieldPath(src, i);
       const isWord = !dotted && c !== 0x60;
       if (isWord && src.charCodeAt(end) === 0x7e /* ~ */) {
         tokens.push({ kind: 'ident', text: path, offset: start, tilde: true });
@@ -156,7 +156,7 @@ function skipBracketedComment(src: string, from: number): number {
 }
 
 /** Reads `seg(.seg)*` where a segment is an identifier or a backtick-quoted name (`` `` `` = one backtick). */
-function readFieldPath(src: string, from: number): [string, number, boolean] {
+function readFieldPath(src: string, from: number): { text: string; end: number; dotted: boolean } {
   const segments: string[] = [];
   let i = from;
   while (true) {
@@ -193,7 +193,7 @@ function readFieldPath(src: string, from: number): [string, number, boolean] {
       continue;
     }
     if (src.charCodeAt(i) === 0x2e) throw new EqlSyntaxError(`expected a field name segment after '.'`, i + 1);
-    return [segments.join('.'), i, segments.length > 1];
+    return { text: segments.join('.'), end: i, dotted: segments.length > 1 };
   }
 }
 
@@ -219,7 +219,7 @@ function readNumber(src: string, from: number): number {
 const SIMPLE_ESCAPES: Record<string, string> = { t: '\t', b: '\b', f: '\f', n: '\n', r: '\r', '"': '"', "'": "'", '\\': '\\' };
 
 /** Returns [decoded value, end offset, raw?]. */
-function readString(src: string, from: number): [string, number, boolean] {
+function readString(src: string, from: number): { text: string; end: number; raw: boolean } {
   if (src.startsWith('"""', from)) {
     const end = src.indexOf('"""', from + 3);
     const newline = src.slice(from + 3, end < 0 ? undefined : end).search(/[\r\n]/);
@@ -227,7 +227,7 @@ function readString(src: string, from: number): [string, number, boolean] {
     // As in Elasticsearch, up to two more quotes right after the closing ones belong to the value.
     let close = end;
     while (close < end + 2 && src.charCodeAt(close + 3) === 0x22) close++;
-    return [src.slice(from + 3, close), close + 3, true];
+    return { text: src.slice(from + 3, close), end: close + 3, raw: true };
   }
   let out = '';
   let i = from + 1;
@@ -237,7 +237,7 @@ function readString(src: string, from: number): [string, number, boolean] {
     const c = src.charCodeAt(i);
     if (c === 0x22) {
       out += src.slice(chunkStart, i);
-      return [out, i + 1, false];
+      return { text: out, end: i + 1, raw: false };
     }
     if (c === 0x0a || c === 0x0d) throw new EqlSyntaxError('unterminated string: expected \'"\' before the end of the line', from);
     if (c !== 0x5c) {
