@@ -164,10 +164,11 @@ async function liveAgent(): Promise<BenchResult[]> {
     return { cpu: percent(mainNs + otherNs), mainCpu: percent(mainNs), otherCpu: percent(otherNs), rssMb: rssMb(pid), execs: machineExecs - execs0 };
   };
   const idle = await measure(() => sleep(3000));
-  // A daemon runs for days: its cost is the steady state, after the first execs have had the
-  // pipeline interpreted and compiled by V8 (the idle phase never ran it). 4 s of the same load
-  // first; without them the 8 s window measured 7.7 %, then 6.3 % and 5.2 % in later windows.
-  await steadyExecs(400, 100, '/bin/true', ['ks-bench-warmup']);
+  // A daemon runs for days: its cost is the steady state, after V8 has compiled the pipeline
+  // (the idle phase never ran it). At 100 execs/s that takes 15-25 s here: consecutive 8 s
+  // windows from the first exec on measured 355, 328, 254, 247, 250 µs of the event loop per
+  // exec. 16 s of the same load first.
+  await steadyExecs(1600, 100, '/bin/true', ['ks-bench-warmup']);
   const load = await measure(() => steadyExecs(800, 100, '/bin/true', ['ks-bench-load']));
 
   await steadyExecs(LATENCY_EXECS, LATENCY_RATE, '/bin/cat', [`/Users/alice/Library/Keychains/${tag}.keychain-db`, tag]);
