@@ -372,3 +372,42 @@ describe('matcher: patterns decided early (latched) keep the other patterns exac
     }
   });
 });
+
+describe('matcher: character runs with loops built directly, beside Thompson-built patterns in one group', () => {
+  it('loops on any set, a leading loop, the empty run, two loops in a row (Thompson), and regexes mixed in', () => {
+    const specs: PatternSpec[] = [
+      { kind: 'regex', text: '[a-z]*x', caseInsensitive: false }, // leading loop: the start must not loop itself
+      { kind: 'regex', text: 'a[0-9]*b', caseInsensitive: false }, // loop between characters
+      { kind: 'regex', text: 'a[0-9]*[a-z]*b', caseInsensitive: false }, // two loops in a row: digits, then letters
+      { kind: 'exact', text: '', caseInsensitive: false }, // the empty run: the start accepts
+      { kind: 'regex', text: '[0-9]*', caseInsensitive: false }, // a loop only: empty string too
+      { kind: 'regex', text: '(ab)+|c', caseInsensitive: false }, // Thompson
+      { kind: 'wildcard', text: '*k?y*', caseInsensitive: true }, // folded characters, `?`, leading and trailing `*`
+    ];
+    const cases: Array<[string, number[]]> = [
+      ['', [3, 4]],
+      ['x', [0]],
+      ['abcx', [0]],
+      ['a1x', []],
+      ['ab', [1, 2, 5]],
+      ['a123b', [1, 2]],
+      ['a12cdb', [2]],
+      ['acd1b', []],
+      ['1234', [4]],
+      ['abab', [2, 5]],
+      ['c', [5]],
+      ['\u212a.Y', [6]],
+      ['xk_yz', [6]],
+      ['xkyz', []],
+      ['ky', []],
+    ];
+    for (const stateBudget of [undefined, 2, 5]) {
+      const set = compilePatternSet(specs, { stateBudget });
+      const loaded = loadPatternSet(JSON.parse(JSON.stringify(set)));
+      for (const [value, expected] of cases) {
+        assert.deepEqual(hitsOf(set, value), expected, `${JSON.stringify(value)}, budget ${stateBudget}`);
+        assert.deepEqual(hitsOf(loaded, value), expected, `${JSON.stringify(value)}, loaded, budget ${stateBudget}`);
+      }
+    }
+  });
+});

@@ -218,7 +218,7 @@ function readNumber(src: string, from: number): number {
 
 const SIMPLE_ESCAPES: Record<string, string> = { t: '\t', b: '\b', f: '\f', n: '\n', r: '\r', '"': '"', "'": "'", '\\': '\\' };
 
-/** Returns [decoded value, end offset, raw?]. */
+/** Returns the decoded value, the end offset, and whether it was written raw. */
 function readString(src: string, from: number): { text: string; end: number; raw: boolean } {
   if (src.startsWith('"""', from)) {
     const end = src.indexOf('"""', from + 3);

@@ -305,7 +305,13 @@ export function trim(nfa: Nfa): Nfa {
   return { edges, accepts };
 }
 
-/** One epsilon-free, trimmed NFA for `patterns` (pattern id = its `id`). */
+/**
+ * One epsilon-free, trimmed NFA for `patterns` (pattern id = its `id`). Patterns that are a run of characters with
+ * `x*` loops between them (every literal and wildcard kind, many regexes) get their states directly, one per
+ * position, a loop being a self-edge of the position before it; only the others go through Thompson's construction
+ * and the epsilon closure. Rule sets are almost all of the first kind, and a rule load builds them before the JIT
+ * has optimized anything, so the 20,000 Thompson nodes and their closure were most of a cold compile's NFA time.
+ */
 export function buildGroupNfa(
   patterns: ReadonlyArray<{ readonly id: number; readonly ast: PatternAst }>,
   limitPerPattern: number,
@@ -314,7 +320,14 @@ export function buildGroupNfa(
   const builder = new ThompsonBuilder(limitPerPattern);
   const start = builder.node();
   const labels = new Map<number, number[]>();
+  const runs: Array<{ id: number; run: PositionRun }> = [];
   for (const p of patterns) {
+    const run = positionRun(p.ast);
+    if (run !== undefined) {
+      if (run.chars.length + 1 > limitPerPattern) onTooComplex(p.id, new PatternTooComplexError(limitPerPattern));
+      runs.push({ id: p.id, run });
+      continue;
+    }
     builder.startPattern();
     try {
       const f = builder.build(p.ast);
@@ -325,5 +338,66 @@ export function buildGroupNfa(
       throw err;
     }
   }
-  return trim(builder.eliminateEpsilons(start, labels));
+  const general = trim(builder.eliminateEpsilons(start, labels));
+  if (runs.length === 0) return general;
+  // The Thompson part is the regexes' few states: copied, so that it can grow.
+  const edges: NfaEdge[][] = general.edges.map((out) => [...out]);
+  const accepts: (readonly number[])[] = [...general.accepts];
+  const startAccepts = [...(general.accepts[0] as readonly number[])];
+  for (const { id, run } of runs) appendRun(edges, accepts, startAccepts, id, run);
+  accepts[0] = startAccepts.length < 2 ? startAccepts : [...new Set(startAccepts)].sort((a, b) => a - b);
+  return { edges, accepts };
+}
+
+/** `chars[k]` is read after position k; `loops[k]`, when set, is what position k reads and stays on (k = 0..chars.length). */
+interface PositionRun {
+  readonly chars: readonly CodePointSet[];
+  readonly loops: readonly (CodePointSet | undefined)[];
+}
+
+/** A concatenation of characters and `x*` loops, never two loops in a row (`[0-9]*[a-z]*` is not one self-edge). */
+function positionRun(ast: PatternAst): PositionRun | undefined {
+  const items = ast.type === 'concat' ? ast.items : [ast];
+  const chars: CodePointSet[] = [];
+  const loops: (CodePointSet | undefined)[] = [undefined];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as PatternAst;
+    if (item.type === 'chars' && item.set.length > 0) {
+      chars.push(item.set);
+      loops.push(undefined);
+    } else if (item.type === 'repeat' && item.min === 0 && item.max === Infinity && item.item.type === 'chars' && item.item.set.length > 0 && loops[chars.length] === undefined) {
+      loops[chars.length] = item.item.set;
+    } else {
+      return undefined;
+    }
+  }
+  return { chars, loops };
+}
+
+/**
+ * Adds one state per position after the first (and one for the first when it loops: the shared start cannot carry a
+ * pattern's self-edge, so the start gets that state's edges into it instead, and accepts if the run reads nothing).
+ */
+function appendRun(edges: NfaEdge[][], accepts: (readonly number[])[], startAccepts: number[], id: number, run: PositionRun): void {
+  const m = run.chars.length;
+  const ownFirst = run.loops[0] !== undefined;
+  const base = edges.length - (ownFirst ? 0 : 1);
+  const stateAt = (k: number): number => (k === 0 && !ownFirst ? 0 : base + k);
+  for (let k = ownFirst ? 0 : 1; k <= m; k++) {
+    edges.push([]);
+    accepts.push(k === m ? [id] : NO_MOVES);
+  }
+  for (let k = 0; k <= m; k++) {
+    const q = stateAt(k);
+    const out = edges[q] as NfaEdge[];
+    const loop = run.loops[k];
+    if (loop !== undefined) out.push({ set: loop, to: q });
+    if (k < m) out.push({ set: run.chars[k] as CodePointSet, to: stateAt(k + 1) });
+  }
+  if (ownFirst) {
+    const entry = edges[0] as NfaEdge[];
+    entry.push({ set: run.loops[0] as CodePointSet, to: stateAt(0) });
+    if (m > 0) entry.push({ set: run.chars[0] as CodePointSet, to: stateAt(1) });
+  }
+  if (m === 0) startAccepts.push(id);
 }
