@@ -89,6 +89,21 @@ describe('events: process table', () => {
     assert.equal(table.stats().parentMisses, 1);
   });
 
+  it('an exec the source saw only in part says so in keysentry.capture (and nothing when it saw it all)', () => {
+    const table = new ProcessTable({ hostId: 'h' });
+    const whole = exec(1n, img(40, '/bin/cat'), { pid: 1 }, ['cat', '/etc/hosts']);
+    assert.equal(toEcsEvent(whole, table.apply(whole), { osType: 'linux' }).keysentry, undefined);
+    const cases: Array<[Partial<ExecRecord>, object]> = [
+      [{ argsComplete: false }, { args_complete: false }],
+      [{ pathsComplete: false }, { paths_complete: false }],
+      [{ argsComplete: false, pathsComplete: false }, { args_complete: false, paths_complete: false }],
+    ];
+    for (const [gap, expected] of cases) {
+      const record: ExecRecord = { ...exec(2n, img(41, '/bin/cat'), { pid: 1 }, ['cat']), ...gap };
+      assert.deepEqual(toEcsEvent(record, table.apply(record), { osType: 'linux' }).keysentry, { capture: expected }, JSON.stringify(gap));
+    }
+  });
+
   it('a parent known only from a fork without a path gets no empty executable', () => {
     const table = new ProcessTable({ hostId: 'h' });
     table.apply(fork(1n, img(30, ''), { pid: 29 }));

@@ -15,6 +15,7 @@ import { enrichEvent } from '../src/process/normalize';
 import { ProcessTable } from '../src/process/table';
 import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 import { EsloggerLiveSource } from '../src/sources/eslogger-live';
+import { esloggerRecord } from '../src/sources/eslogger';
 import { decodeBatch } from '../src/sources/native-decode';
 import type { EventSource, SourceItem, SourceStats } from '../src/sources/types';
 import { esMessageFromEslogger, loadEsTestAddon, type EsMessageSpec, type EsTestAddon } from './support/es-messages';
@@ -147,6 +148,27 @@ describe('macos: EndpointSecurity message translation (test double)', function (
     const b = one(big) as ExecRecord;
     assert.deepEqual(b.args.map((a) => a.length), [200 * 1024]);
     assert.equal(b.argsComplete, false);
+  });
+
+  it('carries ES path_truncated (executable, cwd, pre-exec image) as pathsComplete: false, like the eslogger reader', () => {
+    const truncate = (mark: (m: { event: { exec: { target: { executable: Record<string, unknown> }; cwd: Record<string, unknown> } }; process: { executable: Record<string, unknown> } }) => void): string => {
+      const m = JSON.parse(EXEC_V9);
+      mark(m);
+      return JSON.stringify(m);
+    };
+    const cases: Array<[string, string]> = [
+      ['executable', truncate((m) => (m.event.exec.target.executable.path_truncated = true))],
+      ['cwd', truncate((m) => (m.event.exec.cwd.path_truncated = true))],
+      ['pre-exec image', truncate((m) => (m.process.executable.path_truncated = true))],
+    ];
+    for (const [what, line] of cases) {
+      const viaEs = one(esMessageFromEslogger(line)) as ExecRecord;
+      const viaEslogger = esloggerRecord(JSON.parse(line)) as ExecRecord;
+      assert.equal(viaEs.pathsComplete, false, `ES translation, ${what} cut`);
+      assert.equal(viaEslogger.pathsComplete, false, `eslogger reader, ${what} cut`);
+    }
+    assert.equal((one(esMessageFromEslogger(EXEC_V9)) as ExecRecord).pathsComplete, undefined, 'nothing cut: no mark');
+    assert.equal((esloggerRecord(JSON.parse(EXEC_V9)) as ExecRecord).pathsComplete, undefined);
   });
 
   it('gives each es_new_client failure one actionable message', () => {

@@ -110,6 +110,7 @@ Napi::Object recordObject(Napi::Env env, const ProcessRecord& r) {
   for (uint32_t i = 0; i < r.args.size(); ++i) args.Set(i, r.args[i]);
   o.Set("args", args);
   o.Set("argsComplete", r.args_complete);
+  if (!r.paths_complete) o.Set("pathsComplete", false);
   if (r.has_cwd) o.Set("cwd", r.cwd);
   if (r.uid >= 0) o.Set("uid", r.uid);
   if (r.euid >= 0) o.Set("euid", r.euid);

@@ -92,6 +92,7 @@ void BatchWriter::append(const ProcessRecord& r) {
   if (r.has_cwd) flags |= kFlagHasCwd;
   if (r.code_signature.present) flags |= kFlagHasCodeSignature;
   if (r.code_signature.is_platform_binary) flags |= kFlagPlatformBinary;
+  if (!r.paths_complete) flags |= kFlagPathTruncated;
   uint8_t* p = begin + 4;  // record_size, written last
   *p++ = static_cast<uint8_t>(r.kind);
   *p++ = flags;

@@ -33,6 +33,8 @@ constexpr uint8_t kFlagArgsComplete = 1u << 0;
 constexpr uint8_t kFlagHasCwd = 1u << 1;
 constexpr uint8_t kFlagHasCodeSignature = 1u << 2;
 constexpr uint8_t kFlagPlatformBinary = 1u << 3;
+// Set when a path was cut (so records from older encoders, without the bit, read as complete).
+constexpr uint8_t kFlagPathTruncated = 1u << 4;
 
 class BatchWriter {
  public:

@@ -42,6 +42,7 @@ struct ProcessRecord {
   std::string parent_executable;  // what the source saw of the parent's image; empty = unknown
   std::vector<std::string> args;
   bool args_complete = true;
+  bool paths_complete = true;  // false: the source cut a path it reports (ES's path_truncated)
   bool has_cwd = false;
   std::string cwd;
   CodeSignature code_signature;

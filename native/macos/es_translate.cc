@@ -21,7 +21,12 @@ std::string tokenString(const es_string_token_t& token) {
   return std::string(token.data, token.length);
 }
 
-std::string filePath(const es_file_t* file) { return file == nullptr ? std::string() : tokenString(file->path); }
+// ES cuts a path over its limit and says so: the record carries that on, as it does for argv.
+std::string filePath(const es_file_t* file, ProcessRecord& out) {
+  if (file == nullptr) return std::string();
+  if (file->path_truncated) out.paths_complete = false;
+  return tokenString(file->path);
+}
 
 ProcessRef refOf(const audit_token_t& token) {
   ProcessRef ref;
@@ -72,12 +77,12 @@ void translateExec(const es_message_t& msg, ProcessRecord& out) {
   out.kind = RecordKind::Exec;
   out.subject = refOf(target.audit_token);
   setCredentials(target.audit_token, out);
-  out.executable = filePath(target.executable);
+  out.executable = filePath(target.executable, out);
   setCodeSignature(target, out.code_signature);
   readArgs(exec, out);
   if (msg.version >= kVersionExecCwd && exec.cwd != nullptr) {
     out.has_cwd = true;
-    out.cwd = filePath(exec.cwd);
+    out.cwd = filePath(exec.cwd, out);
   }
   // The parent is the forker, named by the target's parent_audit_token; msg.process is the
   // same pid before the exec (xpcproxy -> a daemon whose parent is launchd), never the parent.
@@ -88,7 +93,7 @@ void translateExec(const es_message_t& msg, ProcessRecord& out) {
     out.parent.pid = target.ppid;
   }
   out.pre_exec = refOf(msg.process->audit_token);
-  out.pre_exec_executable = filePath(msg.process->executable);
+  out.pre_exec_executable = filePath(msg.process->executable, out);
 }
 
 void translateFork(const es_message_t& msg, ProcessRecord& out) {
@@ -96,7 +101,7 @@ void translateFork(const es_message_t& msg, ProcessRecord& out) {
   out.kind = RecordKind::Fork;
   out.subject = refOf(child.audit_token);
   setCredentials(child.audit_token, out);
-  out.executable = filePath(child.executable);
+  out.executable = filePath(child.executable, out);
   setCodeSignature(child, out.code_signature);
   // The forking process is the message's process, with its exact pidversion at every version.
   out.parent = refOf(msg.process->audit_token);

@@ -40,6 +40,8 @@ export interface ExecRecord {
   args: string[];
   /** False when the source could not read the whole argv (Linux connector fallback, truncation). */
   argsComplete: boolean;
+  /** False when the source cut a path it reports (the executable, cwd or pre-exec image: ES's path_truncated). Absent: complete. */
+  pathsComplete?: boolean;
   cwd?: string;
   uid?: number;
   euid?: number;

@@ -125,7 +125,21 @@ export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostIn
   if (host.id !== undefined) out.host.id = host.id;
   const user = userFields(record);
   if (user !== undefined) out.user = user;
+  const capture = captureGaps(record);
+  if (capture !== undefined) out.keysentry = { capture };
   return out;
+}
+
+/**
+ * What the source could not see in full (argv past its bounds or unreadable, a path cut by ES):
+ * whoever reads the alert must know that a rule saw part of the exec. Absent when all is there.
+ */
+function captureGaps(record: ExecRecord): { args_complete?: false; paths_complete?: false } | undefined {
+  if (record.argsComplete && record.pathsComplete !== false) return undefined;
+  const gaps: { args_complete?: false; paths_complete?: false } = {};
+  if (!record.argsComplete) gaps.args_complete = false;
+  if (record.pathsComplete === false) gaps.paths_complete = false;
+  return gaps;
 }
 
 /** user.id is the real uid (who ran it), user.effective.id the euid (whose rights it has). */

@@ -34,9 +34,12 @@ function refOf(t: AuditToken): ProcessRef {
 }
 
 /** The audit token and image of an es_process_t. */
-function esImage(p: JsonObject, path: string): { token: AuditToken; image: ProcessImage } {
+/** `pathTruncated`: ES cut the executable's path at its limit (es_file_t.path_truncated). */
+function esImage(p: JsonObject, path: string): { token: AuditToken; image: ProcessImage; pathTruncated: boolean } {
   const token = auditToken(p.audit_token, path, 'audit_token');
-  const executable = str(obj(p.executable, path, 'executable').path, path, 'executable.path');
+  const file = obj(p.executable, path, 'executable');
+  const executable = str(file.path, path, 'executable.path');
+  const pathTruncated = optBool(file.path_truncated, path, 'executable.path_truncated') === true;
   const codeSignature: CodeSignatureInfo = {};
   const flags = optInt(p.codesigning_flags, path, 'codesigning_flags');
   if (flags !== undefined) codeSignature.flags = flags;
@@ -46,12 +49,13 @@ function esImage(p: JsonObject, path: string): { token: AuditToken; image: Proce
   if (teamId !== undefined) codeSignature.teamId = teamId;
   const platform = optBool(p.is_platform_binary, path, 'is_platform_binary');
   if (platform !== undefined) codeSignature.isPlatformBinary = platform;
-  return { token, image: { pid: token.pid, pidversion: token.pidversion, executable, codeSignature } };
+  return { token, image: { pid: token.pid, pidversion: token.pidversion, executable, codeSignature }, pathTruncated };
 }
 
 interface EsProcess {
   token: AuditToken;
   image: ProcessImage;
+  pathTruncated: boolean;
   /** parent_audit_token (message v4+), else ppid. */
   parent: ProcessRef;
   responsible?: ProcessRef;
@@ -60,21 +64,22 @@ interface EsProcess {
 /** An es_process_t with its parent and responsible process. */
 function esProcess(v: unknown, path: string): EsProcess {
   const p = obj(v, path);
-  const { token, image } = esImage(p, path);
+  const { token, image, pathTruncated } = esImage(p, path);
   const parent =
     p.parent_audit_token !== undefined && p.parent_audit_token !== null
       ? refOf(auditToken(p.parent_audit_token, path, 'parent_audit_token'))
       : { pid: pidNumber(p.ppid, path, 'ppid') };
-  const out: EsProcess = { token, image, parent };
+  const out: EsProcess = { token, image, pathTruncated, parent };
   if (p.responsible_audit_token !== undefined && p.responsible_audit_token !== null) {
     out.responsible = refOf(auditToken(p.responsible_audit_token, path, 'responsible_audit_token'));
   }
   return out;
 }
 
-function cwdPath(v: unknown): string | undefined {
+function cwdPath(v: unknown): { path: string; truncated: boolean } | undefined {
   if (v === undefined || v === null) return undefined;
-  return str(obj(v, 'event.exec.cwd').path, 'event.exec.cwd.path');
+  const file = obj(v, 'event.exec.cwd');
+  return { path: str(file.path, 'event.exec.cwd.path'), truncated: optBool(file.path_truncated, 'event.exec.cwd.path_truncated') === true };
 }
 
 /** One parsed eslogger message -> a source record; throws FieldError when it does not fit. */
@@ -104,7 +109,8 @@ export function esloggerRecord(value: unknown): SourceRecord {
         preExec: before.image,
       };
       const cwd = cwdPath(exec.cwd);
-      if (cwd !== undefined) record.cwd = cwd;
+      if (cwd !== undefined) record.cwd = cwd.path;
+      if (target.pathTruncated || before.pathTruncated || cwd?.truncated === true) record.pathsComplete = false;
       if (target.responsible !== undefined) record.responsible = target.responsible;
       return record;
     }

@@ -22,6 +22,7 @@ const FLAG_ARGS_COMPLETE = 1;
 const FLAG_HAS_CWD = 2;
 const FLAG_HAS_CODE_SIGNATURE = 4;
 const FLAG_PLATFORM_BINARY = 8;
+const FLAG_PATH_TRUNCATED = 16;
 
 export class BatchFormatError extends Error {
   constructor(
@@ -143,6 +144,7 @@ class RecordReader {
 
     const exec: ExecRecord = { kind: 'exec', timeNs, process, args, argsComplete: (flags & FLAG_ARGS_COMPLETE) !== 0 };
     if (seq !== 0) exec.seq = seq;
+    if ((flags & FLAG_PATH_TRUNCATED) !== 0) exec.pathsComplete = false;
     if ((flags & FLAG_HAS_CWD) !== 0) exec.cwd = cwd;
     const uid = v.getInt32(start + 56, true);
     const euid = v.getInt32(start + 60, true);

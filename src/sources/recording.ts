@@ -155,6 +155,7 @@ export function decodeRecordingLine(value: unknown): RecordingLine {
         },
         o,
         {
+          pathsComplete: optBool,
           cwd: str,
           uid: uint32,
           euid: uint32,
