@@ -41,10 +41,16 @@ void CaptureSession::start() {
 void CaptureSession::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  // Close first: a producer blocked on a full queue (block_when_full) must wake up before
-  // its thread can be joined; what it pushes from now on is refused and counted as dropped.
-  close();
+  // A producer blocked on a full queue (block_when_full) must wake up before its thread can
+  // be joined: it gives up, and that record counts as dropped. What the backend pushes while
+  // it stops (the exits it held back) goes out with the last batch; after close() nothing is taken.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  room_cv_.notify_all();
   backend_->stop();  // no push() after this returns
+  close();
   flusher_.join();
 }
 
@@ -59,7 +65,7 @@ void CaptureSession::push(const ProcessRecord& record) {
   }
   if (options_.limits.block_when_full) {
     // A record larger than the whole byte budget could never fit: it is dropped, not waited on.
-    room_cv_.wait(lock, [&] { return closed_ || queue_.fits(bound) || queue_.empty(); });
+    room_cv_.wait(lock, [&] { return stopping_ || closed_ || queue_.fits(bound) || queue_.empty(); });
   }
   if (closed_ || !queue_.fits(bound)) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -80,7 +86,7 @@ void CaptureSession::push(const ProcessRecord& record) {
 // The baseline of the benchmark: each record is its own delivery, copied for the JavaScript
 // thread, which builds an object from it.
 void CaptureSession::pushSingle(const ProcessRecord& record, std::unique_lock<std::mutex>& lock) {
-  if (options_.limits.block_when_full) room_cv_.wait(lock, [&] { return slotFree(); });
+  if (options_.limits.block_when_full) room_cv_.wait(lock, [&] { return stopping_ || slotFree(); });
   if (closed_ || !slotFree()) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;

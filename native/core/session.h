@@ -119,6 +119,9 @@ class CaptureSession final : public RecordSink {
   Clock::time_point last_seal_{};
   size_t in_flight_ = 0;
   uint64_t appended_ = 0;  // records encoded so far: tells the flusher whether records keep coming
+  // stop() has begun: producers blocked on a full queue give up, so their threads can be joined;
+  // records pushed without waiting (a backend's last, held-back exits) are still taken.
+  bool stopping_ = false;
   bool closed_ = false;  // push() refuses from now on
   bool delivering_ = false;  // a thread is in sendSealed()'s delivery loop
 

@@ -433,7 +433,7 @@ class AuditBackend final : public Backend {
         next_watchdog = Clock::now() + kWatchdog;
       }
     }
-    if (lifecycle_ != nullptr) pushHeldExits();  // refused by the closed session, and counted
+    if (lifecycle_ != nullptr) pushHeldExits();  // the session, stopping, sends them with its last batch
   }
 
   size_t readLifecycle(std::chrono::steady_clock::time_point now) {
