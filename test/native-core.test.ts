@@ -10,18 +10,7 @@ import type { ExecRecord } from '../src/model/records';
 import { decodeBatch } from '../src/sources/native-decode';
 import { BackendError, startAddonSource, type AddonSource } from '../src/sources/native';
 import { REPO_ROOT } from './support/paths';
-
-function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`condition not met within ${timeoutMs} ms`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+import { waitUntil } from './support/wait';
 
 /** Runs the synthetic producer to completion and returns every batch it delivered. */
 async function syntheticBatches(count: number, options: Record<string, number> = {}): Promise<{ batches: Buffer[]; source: AddonSource }> {
@@ -32,7 +21,7 @@ async function syntheticBatches(count: number, options: Record<string, number> =
     batches.push(buf);
     records += buf.readUInt32LE(8);
   });
-  await waitFor(() => records >= count, 20_000);
+  await waitUntil(() => records >= count, 20_000);
   source.stop();
   return { batches, source };
 }
@@ -127,7 +116,7 @@ describe('native addon core', function () {
       calls++;
       throw new Error('consumer bug');
     });
-    await waitFor(() => (source.stats().delivered ?? 0) >= 5000, 10_000);
+    await waitUntil(() => (source.stats().delivered ?? 0) >= 5000, 10_000);
     source.stop();
     const stats = source.stats();
     assert.equal(stats.callbackErrors, calls);
