@@ -130,13 +130,16 @@ export function toEcsEvent(record: ExecRecord, res: ExecResolution, host: HostIn
   return out;
 }
 
+type CaptureGaps = { args_complete?: false; paths_complete?: false };
+
 /**
  * What the source could not see in full (argv past its bounds or unreadable, a path cut by ES):
  * whoever reads the alert must know that a rule saw part of the exec. Absent when all is there.
  */
-function captureGaps(record: ExecRecord): { args_complete?: false; paths_complete?: false } | undefined {
+function captureGaps(record: ExecRecord): CaptureGaps | undefined {
+  // Most execs are complete: no object for them.
   if (record.argsComplete && record.pathsComplete !== false) return undefined;
-  const gaps: { args_complete?: false; paths_complete?: false } = {};
+  const gaps: CaptureGaps = {};
   if (!record.argsComplete) gaps.args_complete = false;
   if (record.pathsComplete === false) gaps.paths_complete = false;
   return gaps;
