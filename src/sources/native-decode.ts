@@ -179,7 +179,8 @@ class RecordReader {
     const from = this.pos;
     if (n > this.end - from) throw new BatchFormatError(`string length ${n} exceeds the record`, from - 4);
     this.pos = from + n;
-    return n <= SHORT_STRING ? (shortAscii(this.buf, from, from + n) ?? this.buf.toString('utf8', from, from + n)) : this.buf.toString('utf8', from, from + n);
+    const ascii = n <= SHORT_STRING ? shortAscii(this.buf, from, from + n) : undefined;
+    return ascii ?? this.buf.toString('utf8', from, from + n);
   }
 
   /** A string written earlier in the batch, decoded once however often it is referenced. */
