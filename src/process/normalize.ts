@@ -369,13 +369,33 @@ export function mayNameKeychainText(commandLine: string, cwd: string | undefined
 }
 
 /**
- * A literal and a single character class: no quantifier, no alternative, nothing to backtrack
- * into, so both searches are linear (and the literal gets irregexp's Boyer-Moore skip). The `i`
- * flag folds ASCII only; KELVIN SIGN is in the class, with the characters that need a closer
- * look (quoting that may split the word, percent-encoding).
+ * What textMayNameKeychain looks for, ASCII letters case-insensitively, every other character exactly: the word
+ * itself, or a sign that a closer look may find it (KELVIN SIGN; quoting that may split the word; the scheme of a
+ * percent-encoded `file:` URL). Text with none of them gets no path fields. The capture's prefilter keeps an exec
+ * urgent when its record holds one of them (src/process/record-text.ts), and the two searches below are built from
+ * this list, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv joined
+ * by spaces lies in one argument.
  */
-const KEYCHAIN_LITERAL = /keychain/gi;
-const CLOSER_LOOK = /[\u212A\\'"%]/g;
+export const KEYCHAIN_HINTS: readonly string[] = ['keychain', '\u212A', '\\', "'", '"', 'file:'];
+
+/**
+ * The first hint as a literal, the others as a class of the single characters plus the one longer literal: no
+ * quantifier, nothing to backtrack into, so both searches are linear (and the literal gets irregexp's Boyer-Moore
+ * skip). The `i` flag without `u` folds ASCII only, as the prefilter compares.
+ */
+const KEYCHAIN_LITERAL = new RegExp(escapeRegExp(KEYCHAIN_HINTS[0] as string), 'gi');
+const CLOSER_LOOK = closerLookPattern(KEYCHAIN_HINTS.slice(1));
+const FILE_SCHEME = /file:/gi;
+
+function closerLookPattern(hints: readonly string[]): RegExp {
+  const single = hints.filter((h) => h.length === 1).map(escapeRegExp);
+  const longer = hints.filter((h) => h.length > 1).map(escapeRegExp);
+  return new RegExp([`[${single.join('')}]`, ...longer].join('|'), 'gi');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+}
 
 /** `from`: where to start looking (past argv[0], which names the image, not a file it reads). */
 function textMayNameKeychain(text: string, from = 0): boolean {
@@ -388,7 +408,8 @@ function textMayNameKeychain(text: string, from = 0): boolean {
   if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
     if (mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
-  return text.indexOf('%', from) >= 0 && text.toLowerCase().indexOf('file:', from) >= 0;
+  FILE_SCHEME.lastIndex = from;
+  return text.indexOf('%', from) >= 0 && FILE_SCHEME.test(text);
 }
 
 function cwdMentionsKeychain(cwd: string | undefined): boolean {

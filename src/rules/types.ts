@@ -55,3 +55,19 @@ export interface CompiledRuleSet {
    */
   evaluate(doc: object): RuleMeta[];
 }
+
+/**
+ * What an event field's text is made of, for events the pipeline builds from one live exec record: the stage that
+ * builds the events declares it (src/process/record-text.ts), requiredText derives from it the text a record must
+ * hold for a rule to match. "Record strings" are the strings the capture's prefilter searches: executable, parent
+ * executable, cwd, signing id, team id, each argument.
+ */
+export type FieldText =
+  /** Each string value is a substring of one record string. */
+  | { kind: 'substring' }
+  /** The value is record strings joined by single spaces: a part of it without a space lies in one record string. */
+  | { kind: 'joined' }
+  /** The field has a value only when one of `needles` occurs in a record string (ASCII letters case-insensitively). */
+  | { kind: 'gated'; needles: readonly string[] }
+  /** Nothing is known (filled from the process table, the host, the user; or not text). */
+  | { kind: 'unknown' };
