@@ -70,7 +70,8 @@ export class RuleEngine implements CompiledRuleSet {
 
   constructor(
     readonly rules: readonly RuleMeta[],
-    formulas: readonly Formula[],
+    /** One per rule, as compiled (requiredText reads them). */
+    readonly formulas: readonly Formula[],
     readonly fields: readonly FieldJson[],
     readonly patternSets: readonly (PatternSet | undefined)[],
     readonly unsupported: readonly UnsupportedRule[],

@@ -11,7 +11,8 @@ import { CompiledRuleSetError, RuleEngine } from './engine';
 import { listRuleFiles, parseRuleText, readRuleFile, type RuleSource } from './loader';
 import type { CompiledRuleSet, RuleError } from './types';
 
-export type { CompiledRuleSet, RuleMeta, RuleError, UnsupportedRule, ThreatEntry, MitreRef } from './types';
+export type { CompiledRuleSet, FieldText, RuleMeta, RuleError, UnsupportedRule, ThreatEntry, MitreRef } from './types';
+export { requiredText } from './required-text';
 export { CompiledRuleSetError } from './engine';
 export { COMPILED_FORMAT, COMPILED_VERSION, CompiledWriteError } from './compiled-file';
 

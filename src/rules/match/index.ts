@@ -11,6 +11,7 @@ import { type GroupPlan, type LiteralPattern, planGroups } from './plan';
 import { SERIALIZED_FORMAT, SERIALIZED_VERSION, type SerializedPatternSet, parseSerialized, serializeTables } from './serialize';
 
 export type { SerializedPatternSet } from './serialize';
+export type { PatternAst } from './ast';
 export { PatternSetFormatError } from './serialize';
 
 export type PatternKind = 'exact' | 'prefix' | 'suffix' | 'contains' | 'wildcard' | 'regex';
@@ -96,7 +97,8 @@ function checkSpec(spec: PatternSpec, index: number): void {
   if (typeof spec.caseInsensitive !== 'boolean') throw new PatternError(index, 0, 'caseInsensitive must be a boolean');
 }
 
-function patternAst(spec: PatternSpec, index: number): PatternAst {
+/** The pattern as the automaton compiles it (case folding applied); `index` names it in a PatternError. */
+export function patternAst(spec: PatternSpec, index: number): PatternAst {
   const ci = spec.caseInsensitive;
   switch (spec.kind) {
     case 'exact':
