@@ -30,13 +30,19 @@ const MAX_SET_MEMBERS = 128;
 export function requiredText(set: CompiledRuleSet, text: (field: string) => FieldText): string[] | undefined {
   if (!(set instanceof RuleEngine)) return undefined;
   const analysis = new FormulaAnalysis(set.fields, text);
-  const all: string[] = [];
-  for (const formula of set.formulas) {
-    const needles = analysis.formula(formula);
+  const needles = unionOf(set.formulas, (formula) => analysis.formula(formula));
+  return needles === undefined ? undefined : [...needles];
+}
+
+/** Each item needs one of its needles, and one of the items holds: the union, undefined if an item has none. */
+function unionOf<T>(items: readonly T[], needlesOf: (item: T) => Needles): Needles {
+  const union: string[] = [];
+  for (const item of items) {
+    const needles = needlesOf(item);
     if (needles === undefined) return undefined;
-    all.push(...needles);
+    union.push(...needles);
   }
-  return minimal(all);
+  return minimal(union);
 }
 
 class FormulaAnalysis {
@@ -54,15 +60,8 @@ class FormulaAnalysis {
     switch (f.op) {
       case 'and':
         return f.args.reduce<Needles>((best, arg) => better(best, this.formula(arg)), undefined);
-      case 'or': {
-        const union: string[] = [];
-        for (const arg of f.args) {
-          const needles = this.formula(arg);
-          if (needles === undefined) return undefined;
-          union.push(...needles);
-        }
-        return minimal(union);
-      }
+      case 'or':
+        return unionOf(f.args, (arg) => this.formula(arg));
       case 'not':
         // What an event lacks names no text it must hold.
         return undefined;
@@ -89,13 +88,7 @@ class FormulaAnalysis {
     const t = this.fieldText(field);
     if (t.kind === 'gated') return this.gate(field);
     if (t.kind === 'unknown') return undefined;
-    const union: string[] = [];
-    for (const p of patterns) {
-      const needles = this.pattern(field, p, t.kind === 'substring');
-      if (needles === undefined) return undefined;
-      union.push(...needles);
-    }
-    return minimal(union);
+    return unionOf(patterns, (p) => this.pattern(field, p, t.kind === 'substring'));
   }
 
   private pattern(field: number, id: number, spaceAllowed: boolean): Needles {
@@ -130,16 +123,8 @@ function analyse(ast: PatternAst, spaceAllowed: boolean): Facts {
       return concatFacts(ast.items.map((item) => analyse(item, spaceAllowed)));
     case 'union': {
       const parts = ast.items.map((item) => analyse(item, spaceAllowed));
-      let spellings: string[] | undefined = [];
-      const needles: string[] = [];
-      let needed = true;
-      for (const part of parts) {
-        spellings = spellings === undefined || part.spellings === undefined ? undefined : [...spellings, ...part.spellings];
-        const n = usable(part);
-        if (n === undefined) needed = false;
-        else needles.push(...n);
-      }
-      return { spellings: capped(spellings), needles: needed ? minimal(needles) : undefined };
+      const spellings = parts.every((p) => p.spellings !== undefined) ? parts.flatMap((p) => p.spellings as readonly string[]) : undefined;
+      return { spellings: capped(spellings), needles: unionOf(parts, usable) };
     }
     case 'intersection': {
       const left = analyse(ast.left, spaceAllowed);
