@@ -3,23 +3,34 @@
  * needles of the capture's prefilter, which hurries an exec to JavaScript only when one of them occurs in one of its
  * record's strings (ASCII letters case-insensitively, every other character exactly).
  *
- * Sound by construction: each step keeps a necessary condition of the form "some needle occurs". A pattern's
- * needles are spellings every string it matches must contain, read from the same syntax tree the automaton is
- * compiled from, so case folding (KELVIN SIGN for k, LONG S for s, ...) is already in its character sets; the
- * field's FieldText says how its value relates to the record's strings. Where no such condition is known, undefined.
+ * Sound by construction: every condition computed here has the form "some needle of this set occurs", and each is
+ * necessary for the part of a rule it comes from. A pattern's needles are spellings every string it matches must
+ * contain, read from the same syntax tree the automaton is compiled from, so case folding (KELVIN SIGN for k, LONG S
+ * for s, ...) is already in its character sets; the field's FieldText says how its value relates to the record's
+ * strings. Where no such condition is known, undefined.
+ *
+ * A part of a rule usually has several sufficient conditions (each conjunct of an `and`, each literal run of a
+ * wildcard); which one is kept only decides how many execs are urgent, never soundness. Alternatives (an `or`, a
+ * pattern list, the rules of a set) pick theirs together, preferring needles the others need anyway: the Elastic
+ * keychain rule's "/Users/*\/Library/Keychains/*" and "System.keychain" can share "eychain", where the first alone
+ * would take "/library/", which nearly every macOS exec holds.
  */
 import { RuleEngine } from './engine';
 import type { FieldJson, Formula } from './formula';
 import { patternAst, type PatternAst } from './match';
 import type { CompiledRuleSet, FieldText } from './types';
 
-/** Some needle occurs; [] when the condition never holds; undefined when no needle is known to be required. */
-type Needles = readonly string[] | undefined;
+/** Some needle of the set occurs; [] when the condition never holds. */
+type Needles = readonly string[];
+/** Sufficient conditions, any one of which may be kept, best first; none ([]) when no needle is known to be required. */
+type Options = readonly Needles[];
 
 /** Most spellings one part of a pattern may stand for before it counts as unknown (keeps cross products small). */
 const MAX_SPELLINGS = 16;
 /** Larger character sets are not spelled out (their members are counted one by one). */
 const MAX_SET_MEMBERS = 128;
+/** Alternatives kept per part: the choice among more would cost load time for little. */
+const MAX_OPTIONS = 8;
 
 /**
  * Needles such that every event a rule of `set` matches, among events built from one record whose fields are made
@@ -30,43 +41,33 @@ const MAX_SET_MEMBERS = 128;
 export function requiredText(set: CompiledRuleSet, text: (field: string) => FieldText): string[] | undefined {
   if (!(set instanceof RuleEngine)) return undefined;
   const analysis = new FormulaAnalysis(set.fields, text);
-  const needles = unionOf(set.formulas, (formula) => analysis.formula(formula));
-  return needles === undefined ? undefined : [...needles];
-}
-
-/** Each item needs one of its needles, and one of the items holds: the union, undefined if an item has none. */
-function unionOf<T>(items: readonly T[], needlesOf: (item: T) => Needles): Needles {
-  const union: string[] = [];
-  for (const item of items) {
-    const needles = needlesOf(item);
-    if (needles === undefined) return undefined;
-    union.push(...needles);
-  }
-  return minimal(union);
+  const chosen = together(set.formulas.map((formula) => analysis.formula(formula)))[0];
+  return chosen === undefined ? undefined : [...chosen];
 }
 
 class FormulaAnalysis {
-  /** Per field, per pattern id: the pattern's needles, computed once. */
-  private readonly patternNeedles: Map<number, Needles>[];
+  /** Per field, per pattern id: the pattern's options, computed once. */
+  private readonly patternOptions: Map<number, Options>[];
 
   constructor(
     private readonly fields: readonly FieldJson[],
     private readonly text: (field: string) => FieldText,
   ) {
-    this.patternNeedles = fields.map(() => new Map());
+    this.patternOptions = fields.map(() => new Map());
   }
 
-  formula(f: Formula): Needles {
+  formula(f: Formula): Options {
     switch (f.op) {
       case 'and':
-        return f.args.reduce<Needles>((best, arg) => better(best, this.formula(arg)), undefined);
+        // Each conjunct's condition is one for the whole.
+        return ranked(f.args.flatMap((arg) => this.formula(arg)));
       case 'or':
-        return unionOf(f.args, (arg) => this.formula(arg));
+        return together(f.args.map((arg) => this.formula(arg)));
       case 'not':
         // What an event lacks names no text it must hold.
-        return undefined;
+        return [];
       case 'const':
-        return f.value ? undefined : [];
+        return f.value ? [] : [[]];
       case 'match':
         return this.match(f.field, f.patterns);
       default:
@@ -79,64 +80,66 @@ class FormulaAnalysis {
     return this.text((this.fields[field] as FieldJson).path);
   }
 
-  private gate(field: number): Needles {
+  private gate(field: number): Options {
     const t = this.fieldText(field);
-    return t.kind === 'gated' ? minimal(t.needles) : undefined;
+    return t.kind === 'gated' ? [minimal(t.needles)] : [];
   }
 
-  private match(field: number, patterns: readonly number[]): Needles {
+  private match(field: number, patterns: readonly number[]): Options {
     const t = this.fieldText(field);
     if (t.kind === 'gated') return this.gate(field);
-    if (t.kind === 'unknown') return undefined;
-    return unionOf(patterns, (p) => this.pattern(field, p, t.kind === 'substring'));
+    if (t.kind === 'unknown') return [];
+    return together(patterns.map((p) => this.pattern(field, p, t.kind === 'substring')));
   }
 
-  private pattern(field: number, id: number, spaceAllowed: boolean): Needles {
-    const cache = this.patternNeedles[field] as Map<number, Needles>;
-    if (cache.has(id)) return cache.get(id);
-    const spec = (this.fields[field] as FieldJson).patterns[id];
-    const needles = spec === undefined ? undefined : usable(analyse(patternAst(spec, id), spaceAllowed));
-    cache.set(id, needles);
-    return needles;
+  private pattern(field: number, id: number, spaceAllowed: boolean): Options {
+    const cache = this.patternOptions[field] as Map<number, Options>;
+    let options = cache.get(id);
+    if (options === undefined) {
+      const spec = (this.fields[field] as FieldJson).patterns[id];
+      options = spec === undefined ? [] : usable(analyse(patternAst(spec, id), spaceAllowed));
+      cache.set(id, options);
+    }
+    return options;
   }
 }
 
 /**
  * What is known of the strings a pattern (part) matches: `spellings`, a finite set holding each of them with its
- * ASCII letters lower-cased (so each is ASCII text, and the native compare finds it as written); `needles`, a
- * necessary condition. Either may be unknown.
+ * ASCII letters lower-cased (so each is ASCII text, and the native compare finds it as written), when small;
+ * `options`, the sufficient conditions found inside it.
  */
 interface Facts {
   spellings: readonly string[] | undefined;
-  needles: Needles;
+  options: Options;
 }
 
-const NOTHING: Facts = { spellings: [], needles: [] };
+const NOTHING: Facts = { spellings: [], options: [[]] };
 
 function analyse(ast: PatternAst, spaceAllowed: boolean): Facts {
   switch (ast.type) {
     case 'chars': {
       const spellings = setSpellings(ast.set, spaceAllowed);
-      return { spellings, needles: spellings };
+      return { spellings, options: spellings === undefined ? [] : [spellings] };
     }
     case 'concat':
       return concatFacts(ast.items.map((item) => analyse(item, spaceAllowed)));
     case 'union': {
       const parts = ast.items.map((item) => analyse(item, spaceAllowed));
       const spellings = parts.every((p) => p.spellings !== undefined) ? parts.flatMap((p) => p.spellings as readonly string[]) : undefined;
-      return { spellings: capped(spellings), needles: unionOf(parts, usable) };
+      return { spellings: capped(spellings), options: together(parts.map(usable)) };
     }
     case 'intersection': {
       const left = analyse(ast.left, spaceAllowed);
       const right = analyse(ast.right, spaceAllowed);
       const spellings = left.spellings === undefined ? right.spellings : right.spellings === undefined ? left.spellings : left.spellings.filter((s) => (right.spellings as readonly string[]).includes(s));
-      return { spellings, needles: better(usable(left), usable(right)) };
+      return { spellings, options: ranked([...usable(left), ...usable(right)]) };
     }
     case 'repeat': {
-      if (ast.max === 0) return { spellings: [''], needles: undefined };
+      if (ast.max === 0) return { spellings: [''], options: [] };
       const item = analyse(ast.item, spaceAllowed);
       if (item.spellings !== undefined && ast.min === ast.max) return concatFacts(new Array<Facts>(ast.min).fill(item));
-      return { spellings: undefined, needles: ast.min >= 1 ? usable(item) : undefined };
+      return { spellings: undefined, options: ast.min >= 1 ? usable(item) : [] };
     }
     case 'nothing':
       return NOTHING;
@@ -145,29 +148,30 @@ function analyse(ast: PatternAst, spaceAllowed: boolean): Facts {
 
 /**
  * A concatenation: consecutive parts with spellings join into runs (their cross product, while it stays small),
- * each run a substring every match contains; a part without spellings ends the run and offers its own needles.
+ * each run a substring every match contains; a part without spellings ends the run and offers its own options.
  */
 function concatFacts(parts: readonly Facts[]): Facts {
   let run: readonly string[] = [''];
   let whole = true;
-  let best: Needles;
+  const options: Needles[] = [];
   for (const part of parts) {
-    if (part.spellings?.length === 0 || part.needles?.length === 0) return NOTHING;
+    if (part.spellings?.length === 0 || part.options.some((o) => o.length === 0)) return NOTHING;
     if (part.spellings !== undefined) {
       const joined = cross(run, part.spellings);
       if (joined !== undefined) {
         run = joined;
         continue;
       }
-      best = better(best, runNeedles(run));
+      options.push(...runOption(run));
       run = part.spellings;
     } else {
-      best = better(best, better(runNeedles(run), part.needles));
+      options.push(...runOption(run), ...part.options);
       run = [''];
     }
     whole = false;
   }
-  return { spellings: whole ? run : undefined, needles: better(best, runNeedles(run)) };
+  options.push(...runOption(run));
+  return { spellings: whole ? run : undefined, options: ranked(options) };
 }
 
 function cross(left: readonly string[], right: readonly string[]): readonly string[] | undefined {
@@ -175,13 +179,69 @@ function cross(left: readonly string[], right: readonly string[]): readonly stri
   return unique(left.flatMap((l) => right.map((r) => l + r)));
 }
 
-function runNeedles(run: readonly string[]): Needles {
-  return run.includes('') ? undefined : minimal(run);
+/** A run's spellings as a condition, unless one is empty (every string holds the empty string). */
+function runOption(run: readonly string[]): Options {
+  return run.includes('') ? [] : [minimal(run)];
 }
 
-/** The better of a part's two conditions: its spellings (when none is empty) or its needles. */
-function usable(f: Facts): Needles {
-  return better(f.spellings === undefined ? undefined : runNeedles(f.spellings), f.needles);
+function usable(f: Facts): Options {
+  return ranked([...(f.spellings === undefined ? [] : runOption(f.spellings)), ...f.options]);
+}
+
+/**
+ * One condition for alternatives, one of which holds: a condition of each, joined. Each alternative's is picked
+ * greedily, as in weighted set cover: repeatedly the option that satisfies the most alternatives still open per
+ * needle cost added (a needle already taken, or one containing it, costs nothing; short needles cost more). None
+ * when an alternative has none.
+ */
+function together(alternatives: readonly Options[]): Options {
+  if (alternatives.some((a) => a.length === 0)) return [];
+  // An alternative that never holds needs nothing.
+  let open = alternatives.filter((a) => !a.some((o) => o.length === 0));
+  const chosen: string[] = [];
+  while (open.length > 0) {
+    let best: { added: string[]; satisfied: number; ratio: number } | undefined;
+    for (const alternative of open) {
+      for (const option of alternative) {
+        const added = option.filter((n) => !coveredBy(n, chosen));
+        const trial = [...chosen, ...added];
+        const satisfied = open.filter((a) => a.some((o) => o.every((n) => coveredBy(n, trial)))).length;
+        const ratio = cost(added) / satisfied;
+        if (best === undefined || ratio < best.ratio || (ratio === best.ratio && satisfied > best.satisfied)) best = { added, satisfied, ratio };
+      }
+    }
+    const pick = best as { added: string[] };
+    chosen.push(...pick.added);
+    open = open.filter((a) => !a.some((o) => o.every((n) => coveredBy(n, chosen))));
+  }
+  return [minimal(chosen)];
+}
+
+/** A record holding `needle` holds one of `chosen`. */
+function coveredBy(needle: string, chosen: readonly string[]): boolean {
+  return chosen.some((c) => needle.includes(c));
+}
+
+/** Short needles occur in more execs; the exact rates are unknown, so the cost only orders by length. */
+function cost(needles: readonly string[]): number {
+  return needles.reduce((sum, n) => sum + 1 / n.length, 0);
+}
+
+/**
+ * Options without duplicates, best first (MAX_OPTIONS of them): one that never holds, then the one whose shortest
+ * needle is longest (short needles occur everywhere), then fewer needles, then longer ones.
+ */
+function ranked(options: readonly Needles[]): Options {
+  const byKey = new Map<string, Needles>();
+  for (const o of options) byKey.set(o.join('\u0000'), o);
+  return [...byKey.values()].sort(compareOptions).slice(0, MAX_OPTIONS);
+}
+
+function compareOptions(a: Needles, b: Needles): number {
+  if (a.length === 0 || b.length === 0) return a.length - b.length;
+  const shortest = (n: Needles): number => Math.min(...n.map((s) => s.length));
+  const total = (n: Needles): number => n.reduce((sum, s) => sum + s.length, 0);
+  return shortest(b) - shortest(a) || a.length - b.length || total(b) - total(a);
 }
 
 /**
@@ -211,26 +271,11 @@ function capped(spellings: readonly string[] | undefined): readonly string[] | u
   return distinct.length > MAX_SPELLINGS ? undefined : distinct;
 }
 
-/**
- * The condition more likely to keep an exec waiting: the one that never holds, else the one whose shortest needle
- * is longest (short needles occur everywhere), then the one with fewer needles, then the longer ones.
- */
-function better(a: Needles, b: Needles): Needles {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  if (a.length === 0 || b.length === 0) return a.length === 0 ? a : b;
-  const shortest = (n: readonly string[]): number => Math.min(...n.map((s) => s.length));
-  const total = (n: readonly string[]): number => n.reduce((sum, s) => sum + s.length, 0);
-  if (shortest(a) !== shortest(b)) return shortest(a) > shortest(b) ? a : b;
-  if (a.length !== b.length) return a.length < b.length ? a : b;
-  return total(a) >= total(b) ? a : b;
-}
-
-/** Lower-cased (ASCII letters only), without duplicates and without a needle that contains another. */
+/** Lower-cased (ASCII letters only), without duplicates and without a needle that contains another, sorted. */
 function minimal(needles: readonly string[]): string[] {
   const sorted = unique(needles.map(asciiLower)).sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
   const kept: string[] = [];
-  for (const n of sorted) if (!kept.some((k) => n.includes(k))) kept.push(n);
+  for (const n of sorted) if (!coveredBy(n, kept)) kept.push(n);
   return kept.sort();
 }
 
