@@ -368,30 +368,34 @@ export function mayNameKeychainText(commandLine: string, cwd: string | undefined
   return cwdMentionsKeychain(cwd) || textMayNameKeychain(commandLine, argv0Length);
 }
 
+const KEYCHAIN_WORD = 'keychain';
+/** The characters a shell removes from a word, which mentionsKeychain skips when reading through quoting. */
+const QUOTING = ['\\', "'", '"'];
+
 /**
  * What textMayNameKeychain looks for, ASCII letters case-insensitively, every other character exactly: the word
- * itself, or a sign that a closer look may find it (KELVIN SIGN; quoting that may split the word; the scheme of a
- * percent-encoded `file:` URL). Text with none of them gets no path fields. The capture's prefilter keeps an exec
- * urgent when its record holds one of them (src/process/record-text.ts), and the two searches below are built from
- * this list, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv joined
- * by spaces lies in one argument.
+ * itself; KELVIN SIGN (a k under case folding); a letter of the word but its last followed by a quoting character,
+ * which a spelling split by quotes or backslashes (Key''chain, Key\chain) must hold at its first split; the scheme
+ * of a percent-encoded `file:` URL. Text with none of them gets no path fields. The capture's prefilter keeps an
+ * exec urgent when its record holds one of them (src/process/record-text.ts), and the two searches below are built
+ * from this list, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv
+ * joined by spaces lies in one argument.
  */
-export const KEYCHAIN_HINTS: readonly string[] = ['keychain', '\u212A', '\\', "'", '"', 'file:'];
+export const KEYCHAIN_HINTS: readonly string[] = [
+  KEYCHAIN_WORD,
+  '\u212A',
+  ...[...KEYCHAIN_WORD.slice(0, -1)].flatMap((letter) => QUOTING.map((q) => letter + q)),
+  'file:',
+];
 
 /**
- * The first hint as a literal, the others as a class of the single characters plus the one longer literal: no
- * quantifier, nothing to backtrack into, so both searches are linear (and the literal gets irregexp's Boyer-Moore
- * skip). The `i` flag without `u` folds ASCII only, as the prefilter compares.
+ * The word as a literal (irregexp's Boyer-Moore skip), the other hints as an alternation of short literals: no
+ * quantifier, nothing to backtrack into, so both searches are linear. The `i` flag without `u` folds ASCII only,
+ * as the prefilter compares.
  */
-const KEYCHAIN_LITERAL = new RegExp(escapeRegExp(KEYCHAIN_HINTS[0] as string), 'gi');
-const CLOSER_LOOK = closerLookPattern(KEYCHAIN_HINTS.slice(1));
+const KEYCHAIN_LITERAL = new RegExp(escapeRegExp(KEYCHAIN_WORD), 'gi');
+const CLOSER_LOOK = new RegExp(KEYCHAIN_HINTS.filter((h) => h !== KEYCHAIN_WORD).map(escapeRegExp).join('|'), 'gi');
 const FILE_SCHEME = /file:/gi;
-
-function closerLookPattern(hints: readonly string[]): RegExp {
-  const single = hints.filter((h) => h.length === 1).map(escapeRegExp);
-  const longer = hints.filter((h) => h.length > 1).map(escapeRegExp);
-  return new RegExp([`[${single.join('')}]`, ...longer].join('|'), 'gi');
-}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
@@ -405,7 +409,7 @@ function textMayNameKeychain(text: string, from = 0): boolean {
   if (!CLOSER_LOOK.test(text)) return false;
   if (text.indexOf('\u212A', from) >= 0) return true;
   // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
-  if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
+  if (QUOTING.some((q) => text.indexOf(q, from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
     if (mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
   FILE_SCHEME.lastIndex = from;
