@@ -189,32 +189,42 @@ function usable(f: Facts): Options {
 }
 
 /**
- * One condition for alternatives, one of which holds: a condition of each, joined. Each alternative's is picked
- * greedily, as in weighted set cover: repeatedly the option that satisfies the most alternatives still open per
- * needle cost added (a needle already taken, or one containing it, costs nothing; short needles cost more). None
- * when an alternative has none.
+ * One condition for alternatives, one of which holds: a condition of each, joined. Picked greedily, as in weighted
+ * set cover: repeatedly the option that satisfies the most alternatives still open per needle cost added (a needle
+ * already taken, or one containing it, costs nothing; short needles cost more); then, latest first, every pick the
+ * others make unnecessary is dropped. None when an alternative has none.
  */
 function together(alternatives: readonly Options[]): Options {
   if (alternatives.some((a) => a.length === 0)) return [];
   // An alternative that never holds needs nothing.
-  let open = alternatives.filter((a) => !a.some((o) => o.length === 0));
-  const chosen: string[] = [];
+  const needy = alternatives.filter((a) => !a.some((o) => o.length === 0));
+  const picks: Needles[] = [];
+  let open = needy;
   while (open.length > 0) {
-    let best: { added: string[]; satisfied: number; ratio: number } | undefined;
+    const chosen = picks.flat();
+    let best: { option: Needles; satisfied: number; ratio: number } | undefined;
     for (const alternative of open) {
       for (const option of alternative) {
-        const added = option.filter((n) => !coveredBy(n, chosen));
-        const trial = [...chosen, ...added];
-        const satisfied = open.filter((a) => a.some((o) => o.every((n) => coveredBy(n, trial)))).length;
-        const ratio = cost(added) / satisfied;
-        if (best === undefined || ratio < best.ratio || (ratio === best.ratio && satisfied > best.satisfied)) best = { added, satisfied, ratio };
+        const trial = [...chosen, ...option];
+        const satisfied = open.filter((a) => satisfiedBy(a, trial)).length;
+        const ratio = cost(option.filter((n) => !coveredBy(n, chosen))) / satisfied;
+        if (best === undefined || ratio < best.ratio || (ratio === best.ratio && satisfied > best.satisfied)) best = { option, satisfied, ratio };
       }
     }
-    const pick = best as { added: string[] };
-    chosen.push(...pick.added);
-    open = open.filter((a) => !a.some((o) => o.every((n) => coveredBy(n, chosen))));
+    picks.push((best as { option: Needles }).option);
+    const all = picks.flat();
+    open = open.filter((a) => !satisfiedBy(a, all));
   }
-  return [minimal(chosen)];
+  for (let i = picks.length - 1; i >= 0; i--) {
+    const rest = picks.filter((_, j) => j !== i);
+    if (needy.every((a) => satisfiedBy(a, rest.flat()))) picks.splice(i, 1);
+  }
+  return [minimal(picks.flat())];
+}
+
+/** Some option of the alternative has every needle covered by `chosen`. */
+function satisfiedBy(alternative: Options, chosen: readonly string[]): boolean {
+  return alternative.some((o) => o.every((n) => coveredBy(n, chosen)));
 }
 
 /** A record holding `needle` holds one of `chosen`. */
