@@ -306,6 +306,22 @@ describe('rules: requiredText, the capture prefilter needles', function () {
     assert.ok(yes > 5_000, `only ${yes} texts may name a keychain`);
   });
 
+  it('keysentry.subcommand is always one whole argument of the record', () => {
+    const rnd = prng(0x5ab);
+    const words = ['-q', '-p', 'prompt', '-pprompt', '-qp', '--', '-', '', 'dump-keychain', 'export', '-v', 'find-generic-password', 'x'.repeat(70)];
+    const table = new ProcessTable({ hostId: HOST.id });
+    let found = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const args = ['security', ...Array.from({ length: Math.floor(rnd() * 5) }, () => words[Math.floor(rnd() * words.length)] as string)];
+      const event = liveEvent(table, exec(args, rnd() < 0.5 ? { executable: '/usr/bin/security' } : { executable: '/tmp/s', process: { pid: 4242, executable: '/tmp/s', codeSignature: { flags: CS_SIGNED | CS_VALID, signingId: 'com.apple.security' } } })) as { keysentry?: { subcommand?: string } };
+      const subcommand = event.keysentry?.subcommand;
+      if (subcommand === undefined) continue;
+      found++;
+      assert.ok(args.slice(1).includes(subcommand), `${JSON.stringify(subcommand)} is not an argument of ${JSON.stringify(args)}`);
+    }
+    assert.ok(found > 8_000, `only ${found} subcommands`);
+  });
+
   it(`every event a rule matches holds one of that rule's needles, on ${EVENTS.toLocaleString('en-US')} live records from the rules' literals`, () => {
     const bundledFiles = ruleFiles([DEFAULT_RULES_DIR, PACK_RULES_DIR]);
     const fixtureFiles = ruleFiles(FIXTURE_DIRS);
