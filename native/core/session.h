@@ -25,9 +25,9 @@ namespace keysentry {
 struct SessionOptions {
   QueueLimits limits;
   size_t batch_records = 1024;
-  // Leading edge: an exec pushed when no batch was sealed for this long is sent at once, with
-  // what waits before it, so a lone exec costs no flusher wake-up and no delay. Within it
-  // (a burst), an exec waits at most this long for company.
+  // Leading edge: an urgent exec pushed when no batch was sealed for this long is sent at
+  // once, with what waits before it, so a lone exec costs no flusher wake-up and no delay.
+  // Within it (a burst), an urgent exec waits at most this long for company.
   std::chrono::microseconds flush_delay{1000};
   // Records no alert waits on (forks, exits, execs that are not urgent) wait up to this long:
   // the next urgent exec's batch carries them along, so they cost JavaScript no wake-up of their own.
