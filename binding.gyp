@@ -11,7 +11,8 @@
         "native/core/diagnostics.cc",
         "native/core/queue.cc",
         "native/core/session.cc",
-        "native/core/synthetic.cc"
+        "native/core/synthetic.cc",
+        "native/core/urgent_text.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,22 +1,24 @@
 /**
  * The addon core with real threads: the synthetic producer through the real C++ batch
  * encoder and the TypeScript decoder, start/stop cycles, a throwing consumer, exit with the
- * capture thread running, and corrupted batches.
+ * capture thread running, and corrupted batches. The urgent-text matcher against a reference
+ * written here on random needle sets and records, and on the synthetic producer's execs.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { ExecRecord } from '../src/model/records';
 import { decodeBatch } from '../src/sources/native-decode';
-import { BackendError, startAddonSource, type AddonSource } from '../src/sources/native';
+import { BackendError, loadAddon, startAddonSource, type AddonSource, type UrgentTextProbe } from '../src/sources/native';
 import { REPO_ROOT } from './support/paths';
+import { prng } from './support/random';
 import { waitUntil } from './support/wait';
 
 /** Runs the synthetic producer to completion and returns every batch it delivered. */
-async function syntheticBatches(count: number, options: Record<string, number> = {}): Promise<{ batches: Buffer[]; source: AddonSource }> {
+async function syntheticBatches(count: number, options: Record<string, number> = {}, urgent: { urgentText?: string[] } = {}): Promise<{ batches: Buffer[]; source: AddonSource }> {
   const batches: Buffer[] = [];
   let records = 0;
-  const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: count, ...options }, (b) => {
+  const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: count, ...options, ...urgent }, (b) => {
     const buf = b as Buffer;
     batches.push(buf);
     records += buf.readUInt32LE(8);
@@ -181,5 +183,173 @@ describe('native addon core', function () {
       const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
       assert.match(out, /^BackendError EPERM .*needs root/, out);
     }
+  });
+});
+
+const PROBE_FIELDS = ['executable', 'preExecExecutable', 'parentExecutable', 'cwd', 'signingId', 'teamId'] as const;
+
+/** The reference: byte strings with ASCII letters lower-cased, and a substring search on them. */
+function referenceUrgent(needles: string[] | null, record: UrgentTextProbe): boolean {
+  if (needles === null) return true;
+  const folded = (s: string | Buffer | undefined): Buffer => Buffer.from((typeof s === 'string' ? Buffer.from(s) : (s ?? Buffer.alloc(0))).map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b)));
+  const texts = [...PROBE_FIELDS.map((f) => record[f]), ...(record.args ?? [])].map(folded);
+  return needles.some((n) => texts.some((t) => t.includes(folded(n))));
+}
+
+/**
+ * Random needle sets and records over a small alphabet, so needles overlap, share prefixes
+ * and suffixes and occur often: ASCII letters in both cases, non-ASCII letters whose case the
+ * matcher must not fold (É, the Kelvin sign), multi-byte characters, and raw bytes that are not
+ * UTF-8 in the records.
+ */
+class UrgentCases {
+  private readonly random: () => number;
+  // z and Z end the folded range; @ [ ` { sit just outside it, each 0x20 from another.
+  private static readonly PIECES = ['a', 'A', 'b', 'B', 'k', 'K', 'ey', 'EY', 'z', 'Z', '@', '`', '[', '{', '/', '-', ' ', '0', 'é', 'É', 'ß', '\u212a', '€', '😀'];
+  private static readonly RAW = [[0xc3], [0xa9], [0xff], [0x80], [0xe2, 0x84]];
+
+  constructor(seed: number) {
+    this.random = prng(seed);
+  }
+
+  private int(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+
+  private pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)] as T;
+  }
+
+  private text(maxPieces: number): string {
+    let s = '';
+    for (let n = this.int(maxPieces + 1); n > 0; n--) s += this.pick(UrgentCases.PIECES);
+    return s;
+  }
+
+  needles(): string[] {
+    if (this.random() < 0.03) return [];
+    const needles: string[] = [];
+    for (let n = 1 + this.int(8); n > 0; n--) {
+      const base = needles.length > 0 && this.random() < 0.5 ? this.pick(needles) : '';
+      const kind = this.int(4);
+      if (base !== '' && kind === 0) needles.push(base.slice(0, 1 + this.int(base.length))); // a prefix of another
+      else if (base !== '' && kind === 1) needles.push(base.slice(this.int(base.length)) + this.text(2)); // overlapping another's end
+      else needles.push(this.text(5) || 'k');
+    }
+    if (this.random() < 0.02) needles.push('');
+    return needles;
+  }
+
+  /** A string that often holds one of the needles, its ASCII letters in random case, or most of one. */
+  private haystack(needles: string[]): string | Buffer {
+    let s = this.text(6);
+    if (needles.length > 0 && this.random() < 0.3) {
+      const n = [...this.pick(needles)].map((c) => (this.random() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
+      const cut = this.random() < 0.4 ? n.slice(0, -1) : n;
+      s = s.slice(0, this.int(s.length + 1)) + (/^[\x00-\x7f]*$/.test(cut) ? cut : [...this.pick(needles)].join('')) + this.text(3);
+    }
+    if (this.random() < 0.1) return Buffer.concat([Buffer.from(s), Buffer.from(this.pick(UrgentCases.RAW)), Buffer.from(this.text(2))]);
+    return s;
+  }
+
+  record(needles: string[]): UrgentTextProbe {
+    const r: UrgentTextProbe = {};
+    for (const f of PROBE_FIELDS) if (this.random() < 0.25) r[f] = this.haystack(needles);
+    const argc = this.random() < 0.05 ? 300 : this.int(6);
+    r.args = Array.from({ length: argc }, () => (this.random() < 0.5 ? this.text(4) : this.haystack(needles)));
+    return r;
+  }
+}
+
+describe('native addon core: urgent text', function () {
+  this.timeout(60_000);
+  const matches = (needles: string[] | null, records: UrgentTextProbe[]): boolean[] => loadAddon().urgentTextMatches(needles, records);
+
+  it('finds the same execs urgent as the reference, on 3,000 random needle sets of 10 records each', () => {
+    const cases = new UrgentCases(20261203);
+    let urgent = 0;
+    let total = 0;
+    for (let set = 0; set < 3000; set++) {
+      const needles = cases.needles();
+      const records = Array.from({ length: 10 }, () => cases.record(needles));
+      const got = matches(needles, records);
+      records.forEach((r, i) => {
+        const want = referenceUrgent(needles, r);
+        if (got[i] !== want) assert.fail(`needles ${JSON.stringify(needles)}, record ${JSON.stringify(r)}: native ${String(got[i])}, reference ${String(want)}`);
+        if (want) urgent++;
+        total++;
+      });
+    }
+    // Both answers must be common, or agreeing would prove little.
+    assert.ok(urgent > total * 0.2 && urgent < total * 0.8, `${urgent} of ${total} urgent`);
+  });
+
+  it('reads every string of the record, folds only ASCII letters, and handles long and adversarial text', () => {
+    for (const f of PROBE_FIELDS) {
+      assert.deepEqual(matches(['keyChain'], [{ [f]: '/Users/a/Library/KEYCHAINS/x' }, { [f]: '/Users/a/Library/Key-chains' }]), [true, false], f);
+    }
+    assert.deepEqual(matches(['keychain'], [{ args: ['cat', 'x', 'login.keychain-db'] }, { args: Array.from({ length: 5000 }, (_, i) => `arg-${i}`) }]), [true, false]);
+    assert.deepEqual(matches(['é', 'k'], [{ args: ['É'] }, { args: ['\u212a'] }, { args: ['caf\u00e9'] }, { args: [Buffer.from([0xc3])] }]), [false, false, true, false]);
+    // Needles that make a backtracking or naive search quadratic: a^n b against a long run of a.
+    const needles = Array.from({ length: 64 }, (_, i) => `${'a'.repeat(i + 1)}b`);
+    const run = 'a'.repeat(1 << 20);
+    assert.deepEqual(matches(needles, [{ args: [run] }, { args: [`${run}b`] }, { args: [`${run}c`, 'ab'] }]), [false, true, true]);
+    assert.deepEqual(matches(needles, [{ args: [`b${'a'.repeat(63)}`] }]), [false]);
+  });
+
+  it('has no needle set = every exec urgent, [] = none, and an empty needle = every exec', () => {
+    assert.deepEqual(matches(null, [{}, { args: ['x'] }]), [true, true]);
+    assert.deepEqual(matches([], [{}, { args: ['keychain'] }]), [false, false]);
+    assert.deepEqual(matches(['zz', ''], [{}, { args: ['x'] }]), [true, true]);
+  });
+
+  it('refuses needle sets over the caps, from start() and from setUrgentText(), and bad types', () => {
+    const tooManyBytes = ['k'.repeat(8193)];
+    const tooMany = Array.from({ length: 4097 }, (_, i) => String(i % 10));
+    assert.deepEqual(matches(Array.from({ length: 4096 }, (_, i) => `${i % 10}${i % 7}`), [{ args: ['x36'] }]), [true], 'exactly at both caps');
+    assert.throws(() => matches(tooManyBytes, []), /8193 bytes of needles, more than the cap of 8192/);
+    assert.throws(() => startAddonSource({ backend: 'synthetic', syntheticCount: 1, urgentText: tooMany }, () => undefined), (e: unknown) => e instanceof RangeError && /4097 needles, more than the cap of 4096/.test(e.message));
+    assert.throws(() => startAddonSource({ backend: 'synthetic', syntheticCount: 1, urgentText: [1 as unknown as string] }, () => undefined), /option urgentText must be an array of strings, or null/);
+    const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 0 }, () => undefined);
+    assert.throws(() => source.setUrgentText(tooManyBytes), /more than the cap/);
+    assert.throws(() => source.setUrgentText('keychain' as unknown as string[]), /urgent text must be an array of strings, or null/);
+    source.stop();
+  });
+
+  it('counts the urgent execs of the synthetic producer, delivers every record in order, and swaps the set at run time', async () => {
+    // Its execs carry "host-<i>": "HOST-7" is urgent for i = 7, 70-79 and 700-799.
+    for (const [urgentText, want] of [[['HOST-7'], 111], [['/library/keychains/'], 1000], [[], 0], [undefined, 1000]] as const) {
+      const { batches, source } = await syntheticBatches(1000, {}, urgentText === undefined ? {} : { urgentText: [...urgentText] });
+      const seqs = batches.flatMap((b) => decodeBatch(b).records.map((r) => (r as ExecRecord).seq));
+      assert.deepEqual(seqs, Array.from({ length: 1000 }, (_, i) => i + 1));
+      assert.equal(source.stats().urgent, want, JSON.stringify(urgentText));
+    }
+    // A running session takes the new set for the execs pushed after the call returns; a refused
+    // set changes nothing. The producer runs free, so the counters are read while it pushes:
+    // a few records either side of each call are allowed for.
+    let records = 0;
+    const { source } = startAddonSource({ backend: 'synthetic', syntheticCount: 1e12, urgentText: [] }, (b) => (records += (b as Buffer).readUInt32LE(8)));
+    const counts = (): { captured: number; urgent: number } => {
+      const s = source.stats();
+      return { captured: s.captured ?? 0, urgent: s.urgent ?? 0 };
+    };
+    const phase = async (change: () => void): Promise<{ captured: number; urgent: number }> => {
+      change();
+      const from = counts();
+      await waitUntil(() => counts().captured > from.captured + 20_000, 10_000);
+      const to = counts();
+      return { captured: to.captured - from.captured, urgent: to.urgent - from.urgent };
+    };
+    await waitUntil(() => records > 0, 10_000);
+    assert.equal(counts().urgent, 0);
+    const refuse = (): void => assert.throws(() => source.setUrgentText(['k'.repeat(9000)]), RangeError);
+    const security = await phase(() => source.setUrgentText(['SECURITY']));
+    const stillSecurity = await phase(refuse);
+    const none = await phase(() => source.setUrgentText([]));
+    const stillNone = await phase(refuse);
+    const all = await phase(() => source.setUrgentText(null));
+    for (const p of [security, stillSecurity, all]) assert.ok(p.urgent >= p.captured - 100, `${p.urgent} of ${p.captured} urgent`);
+    for (const p of [none, stillNone]) assert.ok(p.urgent <= 100, `${p.urgent} of ${p.captured} urgent after []`);
+    source.stop();
   });
 });

@@ -1,18 +1,21 @@
-// N-API glue: `new NativeSource(options, onDelivery)` with start(), stop(), stats().
-// onDelivery(batch: Buffer) receives packed batches (batch.h); in the per-event baseline
-// mode it receives one C++-built object per record instead.
+// N-API glue: `new NativeSource(options, onDelivery)` with start(), stop(), stats(),
+// setUrgentText(). onDelivery(batch: Buffer) receives packed batches (batch.h); in the
+// per-event baseline mode it receives one C++-built object per record instead.
 #include <napi.h>
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "backend.h"
 #include "batch.h"
 #include "diagnostics.h"
 #include "session.h"
 #include "synthetic.h"
+#include "urgent_text.h"
 
 namespace keysentry {
 namespace {
@@ -152,12 +155,79 @@ size_t sizeOption(const Napi::Object& o, const char* key, size_t fallback, size_
   return static_cast<size_t>(d);
 }
 
+using Needles = std::optional<std::vector<std::string>>;
+
+// Undefined or null: no needle set (every exec urgent). Otherwise an array of strings.
+Needles needlesOf(Napi::Env env, Napi::Value v, const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  const std::string wrong = std::string(what) + " must be an array of strings, or null";
+  if (!v.IsArray()) throw Napi::TypeError::New(env, wrong);
+  Napi::Array array = v.As<Napi::Array>();
+  std::vector<std::string> needles;
+  needles.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value needle = array.Get(i);
+    if (!needle.IsString()) throw Napi::TypeError::New(env, wrong);
+    needles.push_back(needle.As<Napi::String>().Utf8Value());
+  }
+  return needles;
+}
+
+std::shared_ptr<const UrgentText> compileUrgentText(Napi::Env env, const Needles& needles) {
+  if (!needles) return nullptr;
+  try {
+    return std::make_shared<const UrgentText>(*needles);
+  } catch (const UrgentTextError& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+}
+
+// A Buffer's bytes as they are (a record's strings need not be UTF-8), or a string's UTF-8.
+std::string bytesOf(Napi::Value v) {
+  if (v.IsBuffer()) {
+    Napi::Buffer<char> b = v.As<Napi::Buffer<char>>();
+    return std::string(b.Data(), b.Length());
+  }
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+// urgentTextMatches(needles, records): per record, whether the core finds it urgent. For the
+// tests: the production matcher against a reference, without a capture session in between.
+Napi::Value urgentTextMatches(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "urgentTextMatches(needles: string[], records: object[])");
+  const std::shared_ptr<const UrgentText> text = compileUrgentText(env, needlesOf(env, info[0], "needles"));
+  Napi::Array records = info[1].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, records.Length());
+  ProcessRecord r;
+  for (uint32_t i = 0; i < records.Length(); ++i) {
+    Napi::Value record = records.Get(i);
+    if (!record.IsObject()) throw Napi::TypeError::New(env, "urgentTextMatches: each record must be an object");
+    Napi::Object o = record.As<Napi::Object>();
+    r.executable = bytesOf(o.Get("executable"));
+    r.pre_exec_executable = bytesOf(o.Get("preExecExecutable"));
+    r.parent_executable = bytesOf(o.Get("parentExecutable"));
+    r.cwd = bytesOf(o.Get("cwd"));
+    r.code_signature.signing_id = bytesOf(o.Get("signingId"));
+    r.code_signature.team_id = bytesOf(o.Get("teamId"));
+    r.args.clear();
+    Napi::Value args = o.Get("args");
+    if (args.IsArray()) {
+      Napi::Array a = args.As<Napi::Array>();
+      for (uint32_t j = 0; j < a.Length(); ++j) r.args.push_back(bytesOf(a.Get(j)));
+    }
+    out.Set(i, text == nullptr || text->matches(r));
+  }
+  return out;
+}
+
 class NativeSource : public Napi::ObjectWrap<NativeSource> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "NativeSource",
                        {InstanceMethod("start", &NativeSource::start), InstanceMethod("stop", &NativeSource::stop),
-                        InstanceMethod("stats", &NativeSource::stats)});
+                        InstanceMethod("stats", &NativeSource::stats),
+                        InstanceMethod("setUrgentText", &NativeSource::setUrgentText)});
   }
 
   explicit NativeSource(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSource>(info) {
@@ -174,7 +244,8 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     session_options_.limits.max_bytes = sizeOption(o, "queueBytes", 64u << 20, 1u << 16, 1u << 30);
     session_options_.batch_records = sizeOption(o, "batchRecords", 1024, 1, 1u << 16);
     session_options_.flush_delay = std::chrono::microseconds(sizeOption(o, "flushMicros", 1000, 0, 1000000));
-    session_options_.lifecycle_flush_delay = std::chrono::microseconds(sizeOption(o, "lifecycleFlushMicros", 50000, 0, 1000000));
+    session_options_.quiet_flush_delay = std::chrono::microseconds(sizeOption(o, "quietFlushMicros", 100000, 0, 1000000));
+    urgent_needles_ = needlesOf(env, o.Get("urgentText"), "option urgentText");
     session_options_.max_in_flight = sizeOption(o, "maxInFlight", 8, 1, 1u << 16);
     Napi::Value delivery = o.Get("delivery");
     session_options_.per_event = delivery.IsString() && delivery.As<Napi::String>().Utf8Value() == "per-event";
@@ -198,6 +269,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     }
     if (!backend) throw Napi::Error::New(env, "unknown backend '" + backend_options_.name + "'");
     SessionOptions options = session_options_;
+    options.urgent_text = compileUrgentText(env, urgent_needles_);
     // The synthetic producer measures delivery, so it waits for room instead of dropping.
     options.limits.block_when_full = synthetic;
 
@@ -229,6 +301,17 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     return info.Env().Undefined();
   }
 
+  // setUrgentText(needles | null): for the execs pushed after it returns, and later starts.
+  // A set over the caps throws and changes nothing.
+  Napi::Value setUrgentText(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Needles needles = needlesOf(env, info[0], "urgent text");
+    std::shared_ptr<const UrgentText> compiled = compileUrgentText(env, needles);
+    urgent_needles_ = std::move(needles);
+    if (run_ && !run_->stopped) run_->session->setUrgentText(std::move(compiled));
+    return env.Undefined();
+  }
+
   Napi::Value stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -240,6 +323,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     o.Set("delivered", toNumber(env, c.delivered.load()));
     o.Set("dropped", toNumber(env, c.dropped.load()));
     o.Set("sourceLost", toNumber(env, c.source_lost.load()));
+    o.Set("urgent", toNumber(env, c.urgent.load()));
     o.Set("batches", toNumber(env, c.batches.load()));
     o.Set("callbackErrors", toNumber(env, c.callback_errors.load()));
     o.Set("repairs", toNumber(env, c.repairs.load()));
@@ -261,6 +345,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
   Napi::FunctionReference callback_;
   BackendOptions backend_options_;
   SessionOptions session_options_;
+  Needles urgent_needles_;
   uint64_t synthetic_count_ = 0;
   std::shared_ptr<Run> run_;
 };
@@ -270,6 +355,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSource", NativeSource::define(env));
   exports.Set("batchVersion", Napi::Number::New(env, kBatchVersion));
+  exports.Set("urgentTextMatches", Napi::Function::New(env, urgentTextMatches));
   exports.Set("diagnostics", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::String::New(info.Env(), platformDiagnostics());
               }));

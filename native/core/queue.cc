@@ -24,9 +24,9 @@ bool BatchQueue::append(const ProcessRecord& record, bool urgent, Clock::time_po
   return true;
 }
 
-BatchQueue::Clock::time_point BatchQueue::due(std::chrono::microseconds urgent_delay, std::chrono::microseconds lazy_delay) const {
-  const Clock::time_point lazy = open_since_ + lazy_delay;
-  return open_has_urgent_ ? std::min(lazy, open_urgent_since_ + urgent_delay) : lazy;
+BatchQueue::Clock::time_point BatchQueue::due(std::chrono::microseconds urgent_delay, std::chrono::microseconds quiet_delay) const {
+  const Clock::time_point quiet = open_since_ + quiet_delay;
+  return open_has_urgent_ ? std::min(quiet, open_urgent_since_ + urgent_delay) : quiet;
 }
 
 void BatchQueue::seal() {

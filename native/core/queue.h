@@ -46,14 +46,14 @@ class BatchQueue {
   bool empty() const { return records_ == 0; }
 
   // Appends to the open batch, sealing it when it reaches `batch_records`. An `urgent`
-  // record (an exec, which an alert may wait on) bounds the open batch's delay by
-  // `urgent_delay` in due(); the others only by `lazy_delay`. True when it sealed.
+  // record (an exec an alert may wait on: urgent_text.h) bounds the open batch's delay by
+  // `urgent_delay` in due(); the others only by `quiet_delay`. True when it sealed.
   bool append(const ProcessRecord& record, bool urgent, Clock::time_point now);
 
   bool openEmpty() const { return writer_.recordCount() == 0; }
   // When the open batch must be sealed: its oldest urgent record plus `urgent_delay`, or
-  // its oldest record plus `lazy_delay`. Only meaningful when !openEmpty().
-  Clock::time_point due(std::chrono::microseconds urgent_delay, std::chrono::microseconds lazy_delay) const;
+  // its oldest record plus `quiet_delay`. Only meaningful when !openEmpty().
+  Clock::time_point due(std::chrono::microseconds urgent_delay, std::chrono::microseconds quiet_delay) const;
   void seal();
 
   bool hasSealed() const { return !sealed_.empty(); }

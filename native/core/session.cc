@@ -9,6 +9,7 @@ CaptureSession::CaptureSession(std::unique_ptr<Backend> backend, const SessionOp
     : backend_(std::move(backend)),
       options_(options),
       delivery_(delivery),
+      urgent_text_(options.urgent_text),
       queue_(options.limits, options.per_event ? 1 : options.batch_records) {}
 
 CaptureSession::~CaptureSession() { stop(); }
@@ -54,9 +55,26 @@ void CaptureSession::stop() {
   flusher_.join();
 }
 
+void CaptureSession::setUrgentText(std::shared_ptr<const UrgentText> urgent_text) {
+  std::lock_guard<std::mutex> lock(urgent_mu_);
+  urgent_text_.swap(urgent_text);
+}  // the previous set is freed here, after the unlock, unless a scan still holds it
+
+bool CaptureSession::isUrgent(const ProcessRecord& record) {
+  if (record.kind != RecordKind::Exec) return false;
+  std::shared_ptr<const UrgentText> urgent_text;
+  {
+    std::lock_guard<std::mutex> lock(urgent_mu_);
+    urgent_text = urgent_text_;
+  }
+  const bool urgent = urgent_text == nullptr || urgent_text->matches(record);
+  if (urgent) counters_.urgent.fetch_add(1, std::memory_order_relaxed);
+  return urgent;
+}
+
 void CaptureSession::push(const ProcessRecord& record) {
   counters_.captured.fetch_add(1, std::memory_order_relaxed);
-  const bool urgent = record.kind == RecordKind::Exec;
+  const bool urgent = isUrgent(record);
   const size_t bound = options_.per_event ? 0 : encodedSize(record);
   std::unique_lock<std::mutex> lock(mu_);
   if (options_.per_event) {
@@ -74,8 +92,9 @@ void CaptureSession::push(const ProcessRecord& record) {
   const Clock::time_point now = Clock::now();
   ++appended_;
   if (queue_.append(record, urgent, now)) last_seal_ = now;
-  // Leading edge: nothing was sent for a flush delay, so this exec is not part of a burst
-  // worth waiting for; sent now, it costs no flusher wake-up and no added latency.
+  // Leading edge: nothing was sent for a flush delay, so this urgent exec is not part of a
+  // burst worth waiting for; sent now (with every record pushed before it), it costs no
+  // flusher wake-up and no added latency.
   if (urgent && !queue_.hasSealed() && !queue_.openEmpty() && in_flight_ < options_.max_in_flight &&
       now - last_seal_ >= options_.flush_delay) {
     sealOpen(now);
@@ -106,7 +125,7 @@ void CaptureSession::sealOpen(Clock::time_point now) {
 void CaptureSession::advance(Clock::time_point now, std::unique_lock<std::mutex>& lock) {
   sendSealed(lock);
   if (queue_.openEmpty() || queue_.hasSealed()) return;  // a freed slot advances again
-  const Clock::time_point due = queue_.due(options_.flush_delay, options_.lifecycle_flush_delay);
+  const Clock::time_point due = queue_.due(options_.flush_delay, options_.quiet_flush_delay);
   if (now >= due) {
     sealOpen(now);
     sendSealed(lock);
@@ -146,11 +165,13 @@ void CaptureSession::flushLoop() {
     const Clock::time_point now = Clock::now();
     advance(now, lock);
     if (!queue_.openEmpty() && !queue_.hasSealed()) {
-      flusher_wakes_at_ = queue_.due(options_.flush_delay, options_.lifecycle_flush_delay);
+      flusher_wakes_at_ = queue_.due(options_.flush_delay, options_.quiet_flush_delay);
     } else if (appended_ != appended_when_looked) {
-      // Records keep coming: a timed sleep of the lazy delay covers the lifecycle deadline of
-      // any pushed meanwhile, so those pushes need not wake the flusher one by one.
-      flusher_wakes_at_ = now + options_.lifecycle_flush_delay;
+      // Records keep coming: a nap of the quiet delay ends before the quiet deadline of any
+      // record pushed meanwhile, so those pushes need not wake the flusher one by one; an
+      // urgent exec's earlier deadline wakes it (advance()). An open batch left over while no
+      // slot is free is the JavaScript thread's to advance when it frees one.
+      flusher_wakes_at_ = now + options_.quiet_flush_delay;
     } else {
       flusher_wakes_at_ = Clock::time_point::max();  // quiet: the next push wakes it
     }

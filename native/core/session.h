@@ -18,19 +18,22 @@
 
 #include "backend.h"
 #include "queue.h"
+#include "urgent_text.h"
 
 namespace keysentry {
 
 struct SessionOptions {
   QueueLimits limits;
   size_t batch_records = 1024;
-  // Leading edge: an exec pushed when no batch was sealed for this long is sent at once, with
-  // what waits before it, so a lone exec costs no flusher wake-up and no delay. Within it
-  // (a burst), an exec waits at most this long for company.
+  // Leading edge: an urgent exec pushed when no batch was sealed for this long is sent at
+  // once, with what waits before it, so a lone exec costs no flusher wake-up and no delay.
+  // Within it (a burst), an urgent exec waits at most this long for company.
   std::chrono::microseconds flush_delay{1000};
-  // Forks and exits wait up to this long: no alert waits on them, and the next exec's batch
-  // carries them along, so a short process costs one wake-up of JavaScript, not three.
-  std::chrono::microseconds lifecycle_flush_delay{50000};
+  // Records no alert waits on (forks, exits, execs that are not urgent) wait up to this long:
+  // the next urgent exec's batch carries them along, so they cost JavaScript no wake-up of their own.
+  std::chrono::microseconds quiet_flush_delay{100000};
+  // Which execs are urgent; null: every exec (see urgent_text.h). CaptureSession::setUrgentText swaps it.
+  std::shared_ptr<const UrgentText> urgent_text;
   // Deliveries handed to JavaScript and not yet consumed; beyond it sealed batches wait in
   // the queue, which then drops the surplus, so a stalled event loop cannot grow memory.
   size_t max_in_flight = 8;
@@ -43,6 +46,7 @@ struct Counters {
   std::atomic<uint64_t> dropped{0};    // ... that did not fit the queue, or came after stop
   std::atomic<uint64_t> delivered{0};  // ... that reached the JavaScript callback
   std::atomic<uint64_t> source_lost{0};  // events the source itself reported lost
+  std::atomic<uint64_t> urgent{0};  // execs found urgent (all of them without urgent text)
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> callback_errors{0};  // the JavaScript callback threw
   std::atomic<uint64_t> repairs{0};  // capture undone by someone else and put back
@@ -81,6 +85,9 @@ class CaptureSession final : public RecordSink {
   Counters& counters() { return counters_; }
   const char* backendName() const { return backend_->name(); }
 
+  // Thread-safe; applies to the execs pushed after it returns. Null: every exec is urgent.
+  void setUrgentText(std::shared_ptr<const UrgentText> urgent_text);
+
   void push(const ProcessRecord& record) override;
   void reportSourceLoss(uint64_t count) override;
   void reportRepair(const std::string& what) override;
@@ -91,6 +98,7 @@ class CaptureSession final : public RecordSink {
   using Clock = BatchQueue::Clock;
   void close();
   void flushLoop();
+  bool isUrgent(const ProcessRecord& record);
   void pushSingle(const ProcessRecord& record, std::unique_lock<std::mutex>& lock);
   // Seals the open batch when its deadline has passed, hands sealed batches to JavaScript
   // while in-flight slots are free (all of them when stopping), and wakes the flusher when
@@ -109,6 +117,10 @@ class CaptureSession final : public RecordSink {
   Counters counters_;
   mutable std::mutex health_mu_;
   CaptureHealth health_;
+
+  // Its own mutex, held only to copy the pointer: the scan runs outside both locks.
+  std::mutex urgent_mu_;
+  std::shared_ptr<const UrgentText> urgent_text_;
 
   // Guards everything below.
   std::mutex mu_;

@@ -34,6 +34,8 @@ export interface AgentOptions {
   mute?: (event: EcsDocument) => boolean;
   host?: HostInfo;
   agent?: AgentInfo;
+  /** Passed to the live source it opens (LiveSourceOptions.urgentText); not to a given source. */
+  urgentText?: string[] | null;
 }
 
 export interface AgentSnapshot {
@@ -148,7 +150,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
   let rules = load();
   for (const u of rules.unsupported) log('warn', `rule '${u.meta.name}' (${u.meta.source}) cannot run on single events: ${u.reason}`);
 
-  const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto' });
+  const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto', urgentText: options.urgentText });
   const source = new WithoutOwnActivity(live);
   const host = options.host ?? localHostInfo();
   const counting = new CountingSinks(options.sinks);

@@ -14,9 +14,14 @@ import type { BatchConsumer, EventSource, SourceItem, SourceStats } from './type
 
 export type LiveSourceChoice = 'auto' | 'audit' | 'connector' | 'es' | 'eslogger';
 
-export interface LiveSourceOptions extends Omit<NativeEventSourceOptions, 'backend'> {
+export interface LiveSourceOptions extends Omit<NativeEventSourceOptions, 'backend' | 'urgentText'> {
   source: LiveSourceChoice;
   platform?: NodeJS.Platform;
+  /**
+   * The native backends' urgent text (NativeAddonOptions.urgentText); null or absent: every
+   * exec is urgent. The eslogger source has no such stage and ignores it.
+   */
+  urgentText?: string[] | null;
 }
 
 const PLATFORM_SOURCES: Partial<Record<NodeJS.Platform, readonly LiveSourceChoice[]>> = {
@@ -26,7 +31,8 @@ const PLATFORM_SOURCES: Partial<Record<NodeJS.Platform, readonly LiveSourceChoic
 
 /** Starts capture, then scans the running processes: nothing that starts in between is missed. */
 export function openLiveSource(options: LiveSourceOptions): EventSource {
-  const { source: choice, platform = process.platform, ...native } = options;
+  const { source: choice, platform = process.platform, urgentText, ...rest } = options;
+  const native = { ...rest, urgentText: urgentText ?? undefined };
   const allowed = PLATFORM_SOURCES[platform] ?? [];
   if (!allowed.includes(choice)) {
     throw new BackendError(

@@ -24,8 +24,18 @@ export interface NativeAddonOptions {
   /** Records per batch, and the longest an exec waits for its batch to fill (µs). */
   batchRecords?: number;
   flushMicros?: number;
-  /** The longest a fork or exit waits (µs): no alert waits on them, and the next exec's batch carries them. Default 50,000. */
-  lifecycleFlushMicros?: number;
+  /**
+   * The longest a record no alert waits on waits (µs): forks, exits, and execs that are not
+   * urgent. The next urgent exec's batch carries them. Default 100,000.
+   */
+  quietFlushMicros?: number;
+  /**
+   * Needles that make an exec urgent (sent to JavaScript at once): one occurring in its
+   * executable, pre-exec or parent executable, cwd, signing id, team id or an argument, ASCII
+   * letters compared case-insensitively, other bytes exactly. Absent: every exec is urgent; an
+   * empty list: none. At most 4,096 needles and 8,192 bytes (start() throws a RangeError beyond).
+   */
+  urgentText?: string[];
   /** Batches handed to JavaScript and not yet consumed before the flusher waits. */
   maxInFlight?: number;
   /** Benchmark baseline: one JavaScript call with a C++-built object per record. */
@@ -41,6 +51,8 @@ export interface NativeCounters {
   delivered: number;
   dropped: number;
   sourceLost: number;
+  /** Execs found urgent (every exec, without urgent text). */
+  urgent: number;
   batches: number;
   callbackErrors: number;
   lastCallbackError?: string;
@@ -57,12 +69,31 @@ export interface AddonSource {
   start(): string;
   stop(): void;
   stats(): Partial<NativeCounters>;
+  /**
+   * Swaps the needle set (see NativeAddonOptions.urgentText) for the execs pushed after it
+   * returns, and for later starts; null: every exec urgent. Throws a RangeError over the caps,
+   * changing nothing.
+   */
+  setUrgentText(needles: string[] | null): void;
+}
+
+/** A record's strings as urgentTextMatches reads them; a Buffer stands for raw (maybe not UTF-8) bytes. */
+export interface UrgentTextProbe {
+  executable?: string | Buffer;
+  preExecExecutable?: string | Buffer;
+  parentExecutable?: string | Buffer;
+  cwd?: string | Buffer;
+  signingId?: string | Buffer;
+  teamId?: string | Buffer;
+  args?: Array<string | Buffer>;
 }
 
 interface Addon {
   NativeSource: new (options: NativeAddonOptions, onDelivery: (delivery: Buffer | SourceRecord) => void) => AddonSource;
   batchVersion: number;
   diagnostics(): string;
+  /** Per record, whether the core's matcher finds it urgent for these needles (null: every record). */
+  urgentTextMatches(needles: string[] | null, records: UrgentTextProbe[]): boolean[];
 }
 
 /** The kernel audit state as the kernel reports it (Linux), null where there is none. */
@@ -255,6 +286,11 @@ export class NativeEventSource implements EventSource {
     push.reject(err);
   }
 
+  /** See AddonSource.setUrgentText. */
+  setUrgentText(needles: string[] | null): void {
+    this.addonSource.setUrgentText(needles);
+  }
+
   /** Stops capture; batches already decoded are still handed out, then batches() or deliver() ends. */
   async stop(): Promise<void> {
     this.stopNow();
@@ -278,6 +314,7 @@ export class NativeEventSource implements EventSource {
       delivered: s.delivered ?? 0,
       dropped: (s.dropped ?? 0) + this.counts.jsDropped,
       sourceLost: s.sourceLost ?? 0,
+      urgent: s.urgent ?? 0,
       batches: s.batches ?? 0,
       callbackErrors: s.callbackErrors ?? 0,
       repairs: s.repairs ?? 0,
