@@ -9,8 +9,9 @@ import type { AgentInfo, AlertSink } from '../alerts/types';
 import type { EcsDocument } from '../model/ecs';
 import { hostKey, type HostInfo } from '../process/ecs';
 import { enrichEvent } from '../process/normalize';
+import { recordText } from '../process/record-text';
 import { ProcessTable } from '../process/table';
-import { loadDefaultRuleSet, loadRuleSet } from '../rules';
+import { loadDefaultRuleSet, loadRuleSet, requiredText } from '../rules';
 import type { CompiledRuleSet, RuleError, RuleMeta } from '../rules/types';
 import { openLiveSource, type LiveSourceChoice } from '../sources/live';
 import { NativeEventSource, type NativeCounters } from '../sources/native';
@@ -34,8 +35,6 @@ export interface AgentOptions {
   mute?: (event: EcsDocument) => boolean;
   host?: HostInfo;
   agent?: AgentInfo;
-  /** Passed to the live source it opens (LiveSourceOptions.urgentText); not to a given source. */
-  urgentText?: string[] | null;
 }
 
 export interface AgentSnapshot {
@@ -126,6 +125,25 @@ function withMute(rules: CompiledRuleSet, mute: (event: EcsDocument) => boolean)
   };
 }
 
+/** Rules as the pipeline runs them, and the text an exec needs for any of them to match (null: none known). */
+interface AgentRules {
+  rules: CompiledRuleSet;
+  urgentText: string[] | null;
+}
+
+/** How the capture treats execs under these rules, for the log. */
+function describeUrgency(urgentText: string[] | null): string {
+  if (urgentText === null) return 'every exec goes to the rules at once (a rule can match without any particular text)';
+  if (urgentText.length === 0) return 'no exec is hurried (no rule can match)';
+  return `execs holding one of ${urgentText.length} required texts go to the rules at once, the others within the quiet deadline (100 ms by default)`;
+}
+
+/** The native capture behind `live`, if any (the seeded wrapper keeps it as `inner`). */
+function nativeCapture(live: EventSource): NativeEventSource | undefined {
+  const inner = (live as { inner?: EventSource }).inner ?? live;
+  return inner instanceof NativeEventSource ? inner : undefined;
+}
+
 /** Counts alerts for the snapshot, then passes them on. */
 class CountingSinks implements AlertSink {
   count = 0;
@@ -143,14 +161,18 @@ export function startAgent(options: AgentOptions): RunningAgent {
   const log: AgentLog = options.log ?? (() => undefined);
   const rulePaths = options.rulePaths ?? [];
   const mute = options.mute;
-  const load = (): CompiledRuleSet => {
+  const load = (): AgentRules => {
     const loaded = loadAgentRules(rulePaths);
-    return mute === undefined ? loaded : withMute(loaded, mute);
+    // Muting only takes matches away, so the unmuted rules' required text still covers every match.
+    return { rules: mute === undefined ? loaded : withMute(loaded, mute), urgentText: requiredText(loaded, recordText) ?? null };
   };
-  let rules = load();
+  const initial = load();
+  let rules = initial.rules;
   for (const u of rules.unsupported) log('warn', `rule '${u.meta.name}' (${u.meta.source}) cannot run on single events: ${u.reason}`);
 
-  const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto', urgentText: options.urgentText });
+  const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto', urgentText: initial.urgentText });
+  const capture = nativeCapture(live);
+  if (typeof options.source === 'object') capture?.setUrgentText(initial.urgentText);
   const source = new WithoutOwnActivity(live);
   const host = options.host ?? localHostInfo();
   const counting = new CountingSinks(options.sinks);
@@ -160,6 +182,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
   let events = 0;
 
   log('info', `watching process execs with ${live.name}, ${rules.rules.length} rules`, { source: live.name, rules: rules.rules.length });
+  if (capture !== undefined) log('info', describeUrgency(initial.urgentText), { urgentText: initial.urgentText });
   const done = runPipeline({
     source,
     table: new ProcessTable({ hostId: hostKey(host) }),
@@ -177,10 +200,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
     },
   }).then((stats) => (pipelineStats = stats));
 
-  const nativeCounters = (): NativeCounters | undefined => {
-    const inner = (live as { inner?: EventSource }).inner ?? live;
-    return inner instanceof NativeEventSource ? inner.counters() : undefined;
-  };
+  const nativeCounters = (): NativeCounters | undefined => capture?.counters();
   const captureWatch = watchCapture(() => captureHealth(nativeCounters()), log);
   const endWatch = (): void => clearInterval(captureWatch);
   done.then(endWatch, endWatch);
@@ -195,9 +215,11 @@ export function startAgent(options: AgentOptions): RunningAgent {
     reloadRules() {
       try {
         const next = load();
-        rules = next;
-        log('info', `rules reloaded: ${next.rules.length} rules`, { rules: next.rules.length });
-        return { ok: true, rules: next.rules.length };
+        // The new needles first: an exec only the new rules can match is not held back meanwhile.
+        capture?.setUrgentText(next.urgentText);
+        rules = next.rules;
+        log('info', `rules reloaded: ${next.rules.rules.length} rules; ${describeUrgency(next.urgentText)}`, { rules: next.rules.rules.length });
+        return { ok: true, rules: next.rules.rules.length };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         log('error', `rule reload failed, keeping the ${rules.rules.length} rules in force: ${reason}`);
