@@ -11,7 +11,7 @@ import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
 import { anyHit, buildGates, MULTI, type GateTables } from './gates';
 import { emitJumps, HOLDS, type Atom, type JumpCode } from './jumps';
-import { cheapestFirst, simplify } from './optimize';
+import { operandOrder, simplify } from './optimize';
 import { propertyRead, type PropertyRead } from './property-reads';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
@@ -94,10 +94,12 @@ export class RuleEngine implements CompiledRuleSet {
       return { reads: segs.map(propertyRead), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
     const simplified = formulas.map(simplify);
-    const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
-    this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, (args) => cheapestFirst(args, this.fields)));
-    this.code = this.assemble(jumps);
     this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
+    // The gates scan their fields on every event, so a rule's atoms on those fields cost it a bit test.
+    const order = operandOrder(fields, new Set(this.gates.altField));
+    const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
+    this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, order));
+    this.code = this.assemble(jumps);
   }
 
   evaluate(doc: object): RuleMeta[] {
