@@ -258,6 +258,19 @@ describe('rules: EQL semantics', () => {
       // Every bit position of the 32-bit hit words, the sign bit included.
       for (const n of names) assert.deepEqual(fired(n, [n]), ['rule 3'], n);
     });
+
+    it('a rule gated on several fields runs when any of them holds, once when several do; a rule without a gate runs on every event', () => {
+      const set = loadQueries([
+        'process where (process.name == "curl" and process.args == "-k") or (process.parent.name == "zoom.us" and process.args == "-k")',
+        'process where not process.name == "curl"',
+      ]);
+      const fired = (name: string, parent: string, args: string[]): string[] => set.evaluate(execEvent(args, { executable: `/usr/bin/${name}`, parentExecutable: `/Applications/${parent}` })).map((r) => r.name);
+      assert.deepEqual(fired('curl', 'zsh', ['curl', '-k']), ['rule 0']);
+      assert.deepEqual(fired('wget', 'zoom.us', ['wget', '-k']), ['rule 0', 'rule 1']);
+      assert.deepEqual(fired('curl', 'zoom.us', ['curl', '-k']), ['rule 0']);
+      assert.deepEqual(fired('curl', 'zoom.us', ['curl']), []);
+      assert.deepEqual(fired('wget', 'zsh', ['wget', '-k']), ['rule 1']);
+    });
   });
 
   describe('precedence', () => {

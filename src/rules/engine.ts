@@ -9,7 +9,7 @@
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
-import { anyHit, buildGates, MULTI, type GateTables } from './gates';
+import { buildGates, type GateTables } from './gates';
 import { emitJumps, HOLDS, type Atom, type JumpCode } from './jumps';
 import { operandOrder, simplify } from './optimize';
 import { propertyRead, type PropertyRead } from './property-reads';
@@ -96,7 +96,7 @@ export class RuleEngine implements CompiledRuleSet {
     const simplified = formulas.map(simplify);
     this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
     // The gates scan their fields on every event, so a rule's atoms on those fields cost it a bit test.
-    const order = operandOrder(fields, new Set(this.gates.altField));
+    const order = operandOrder(fields, new Set(this.gates.groupField));
     const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
     this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, order));
     this.code = this.assemble(jumps);
@@ -115,44 +115,29 @@ export class RuleEngine implements CompiledRuleSet {
     const generation = this.generation;
     const entries = this.entries;
     const ruleGeneration = this.ruleGeneration;
-    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, bitRuleStart, bitRules } = this.gates;
+    const { groupField, groupWordStart, groupWord, groupMask, bitRuleStart, bitRules, ungated } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
-      const field = groupField[g] as number;
-      if (field >= 0) {
-        const hits = this.scan(field);
-        for (let e = groupWordStart[g] as number; e < (groupWordStart[g + 1] as number); e++) {
-          // Each set bit of the group's union names the rules whose gate holds it; a rule may be named twice.
-          for (let bits = (hits[groupWord[e] as number] as number) & (groupMask[e] as number); bits !== 0; bits &= bits - 1) {
-            const slot = e * 32 + 31 - Math.clz32(bits & -bits);
-            for (let k = bitRuleStart[slot] as number; k < (bitRuleStart[slot + 1] as number); k++) {
-              const rule = bitRules[k] as number;
-              if (ruleGeneration[rule] === generation) continue;
-              ruleGeneration[rule] = generation;
-              if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
-            }
+      const hits = this.scan(groupField[g] as number);
+      for (let e = groupWordStart[g] as number; e < (groupWordStart[g + 1] as number); e++) {
+        // Each set bit of the group's union names the rules with a gate alternative holding it; a rule may be named
+        // more than once (several bits, several fields).
+        for (let bits = (hits[groupWord[e] as number] as number) & (groupMask[e] as number); bits !== 0; bits &= bits - 1) {
+          const slot = e * 32 + 31 - Math.clz32(bits & -bits);
+          for (let k = bitRuleStart[slot] as number; k < (bitRuleStart[slot + 1] as number); k++) {
+            const rule = bitRules[k] as number;
+            if (ruleGeneration[rule] === generation) continue;
+            ruleGeneration[rule] = generation;
+            if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
           }
         }
-        continue;
-      }
-      for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
-        const rule = groupRules[k] as number;
-        if (field === MULTI && !this.gateOpen(rule)) continue;
-        if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
       }
     }
+    for (let k = 0; k < ungated.length; k++) if (this.holds(entries[ungated[k] as number] as number)) (fired ??= []).push(ungated[k] as number);
     // Not keeping the event alive until the next one arrives.
     this.doc = NO_DOCUMENT;
     if (fired === undefined) return NO_MATCH as RuleMeta[];
     // Groups visit rules out of load order; report in load order.
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
-  }
-
-  private gateOpen(rule: number): boolean {
-    const { altStart, altField, wordStart, word, mask } = this.gates;
-    for (let a = altStart[rule] as number; a < (altStart[rule + 1] as number); a++) {
-      if (anyHit(this.scan(altField[a] as number), word, mask, wordStart[a] as number, wordStart[a + 1] as number)) return true;
-    }
-    return false;
   }
 
   /** The field's value as found in the current event (nested path first, then dotted/mixed keys), not normalized. */
