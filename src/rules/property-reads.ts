@@ -32,6 +32,9 @@ const NAMED: ReadonlyMap<string, PropertyRead> = new Map<string, PropertyRead>([
   ['trusted', (o) => (o as Props).trusted],
   ['Ext', (o) => (o as Props).Ext],
   ['effective_parent', (o) => (o as Props).effective_parent],
+  ['previous', (o) => (o as Props).previous],
+  ['file', (o) => (o as Props).file],
+  ['path', (o) => (o as Props).path],
 ]);
 
 export function propertyRead(key: string): PropertyRead {
