@@ -12,7 +12,7 @@ import type { FieldJson, Formula, NumberComparison } from './formula';
 import { buildGates, type GateTables } from './gates';
 import { emitJumps, HOLDS, type Atom, type JumpCode } from './jumps';
 import { operandOrder, simplify } from './optimize';
-import { propertyRead, type PropertyRead } from './property-reads';
+import { keyId, readKey } from './property-reads';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
 /** A compiled-form file whose content does not make a rule set. */
@@ -41,8 +41,9 @@ const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
 const NO_DOCUMENT: object = Object.freeze({});
 
 interface FieldRuntime {
-  /** A read per path segment, for the common all-nested document. */
-  reads: PropertyRead[];
+  /** The path's segments and their read sites (property-reads.ts), for the common all-nested document. */
+  segs: string[];
+  segIds: Int32Array;
   /** No segment can name an inherited member (`length`, `toString`, an index): the all-nested probe is exact. */
   plainSegs: boolean;
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
@@ -93,9 +94,9 @@ export class RuleEngine implements CompiledRuleSet {
       const view = hits.subarray(offset, offset + words);
       offset += words;
       const segs = f.path.split('.');
-      return { reads: segs.map(propertyRead), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
+      return { segs, segIds: Int32Array.from(segs, keyId), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
-    this.pathObjects = new Array<unknown>(Math.max(0, ...this.runtimes.map((rt) => rt.reads.length))).fill(undefined);
+    this.pathObjects = new Array<unknown>(Math.max(0, ...this.runtimes.map((rt) => rt.segs.length))).fill(undefined);
     const simplified = formulas.map(simplify);
     this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
     // The gates scan their fields on every event, so a rule's atoms on those fields cost it a bit test.
@@ -146,8 +147,8 @@ export class RuleEngine implements CompiledRuleSet {
   /** The field's value as found in the current event (nested path first, then dotted/mixed keys), not normalized. */
   private fetch(rt: FieldRuntime): unknown {
     if (!rt.plainSegs) return lookup(this.doc, rt.keys, 0, rt.keys.length);
-    const v = lookupNested(this.doc, rt.reads);
-    return v !== undefined && v !== null ? v : lookupPastNested(this.doc, rt.reads, rt.keys, this.pathObjects);
+    const v = lookupNested(this.doc, rt.segs, rt.segIds);
+    return v !== undefined && v !== null ? v : lookupPastNested(this.doc, rt.segs, rt.segIds, rt.keys, this.pathObjects);
   }
 
   /** Field `f` of the current event as the rules see it (see presentValue), fetched once per event. */
@@ -307,11 +308,11 @@ function pathKeys(segs: readonly string[]): string[][] {
 }
 
 /** The all-nested case, without the dotted-key search (undefined when any step is missing). */
-function lookupNested(doc: object, reads: readonly PropertyRead[]): unknown {
+function lookupNested(doc: object, segs: readonly string[], ids: Int32Array): unknown {
   let v: unknown = doc;
-  for (let i = 0; i < reads.length; i++) {
+  for (let i = 0; i < segs.length; i++) {
     if (typeof v !== 'object' || v === null) return undefined;
-    v = (reads[i] as PropertyRead)(v);
+    v = readKey(v, ids[i] as number, segs[i] as string);
   }
   return v;
 }
@@ -322,8 +323,8 @@ function lookupNested(doc: object, reads: readonly PropertyRead[]): unknown {
  * own search, without repeating the probes the walk answers: for `process.previous.executable` in a nested
  * document, three probes instead of five. `objects` is scratch at least as long as the path, left empty.
  */
-function lookupPastNested(doc: object, reads: readonly PropertyRead[], keys: string[][], objects: unknown[]): unknown {
-  const n = reads.length;
+function lookupPastNested(doc: object, segs: readonly string[], ids: Int32Array, keys: string[][], objects: unknown[]): unknown {
+  const n = segs.length;
   let v: unknown = doc;
   // objects[0..top]: the objects the walk reads a segment of.
   let top = -1;
@@ -331,7 +332,7 @@ function lookupPastNested(doc: object, reads: readonly PropertyRead[], keys: str
   for (let i = 0; i < n && typeof v === 'object' && v !== null; i++) {
     objects[++top] = v;
     arrays ||= Array.isArray(v);
-    v = (reads[i] as PropertyRead)(v);
+    v = readKey(v, ids[i] as number, segs[i] as string);
   }
   let found: unknown;
   if (arrays) {
