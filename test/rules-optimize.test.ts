@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { FieldJson, Formula } from '../src/rules/formula';
 import { emitJumps, HOLDS, type JumpCode } from '../src/rules/jumps';
-import { chooseGate, simplify } from '../src/rules/optimize';
+import { chooseGate, operandOrder, simplify } from '../src/rules/optimize';
 import { prng } from './support/random';
 
 const FIELDS: FieldJson[] = ['event.type', 'process.name', 'process.args'].map((path) => ({ path, kind: 'string', patterns: [] }));
@@ -78,6 +78,21 @@ describe('rules: formula rewrites', () => {
       }
       assert.equal(pc === HOLDS, truth(f, hits), JSON.stringify(f));
     }
+  });
+
+  it('orders operands by expected work: the atom that rules an event out first, unselective fields last', () => {
+    const none = operandOrder(FIELDS, new Set());
+    // event.type holds on nearly every event: an and tests it last, even after a long field's scan.
+    assert.deepEqual(none([m(0, 0), m(2, 0), m(1, 0)], 'and'), [m(1, 0), m(2, 0), m(0, 0)]);
+    // A field the gates scan anyway costs its bit test only.
+    assert.deepEqual(operandOrder(FIELDS, new Set([2]))([m(0, 0), m(2, 0), m(1, 0)], 'and'), [m(2, 0), m(1, 0), m(0, 0)]);
+    // An or stops at its first true operand, a negated unselective atom rarely holds.
+    assert.deepEqual(none([m(1, 0), m(0, 0)], 'or'), [m(0, 0), m(1, 0)]);
+    const notType: Formula = { op: 'not', arg: m(0, 0) };
+    assert.deepEqual(none([m(1, 0), notType], 'and'), [notType, m(1, 0)]);
+    // A subtree is ordered by what it costs as a whole: the cheap selective and before the unselective atom.
+    const inner: Formula = { op: 'and', args: [m(0, 1), m(1, 1)] };
+    assert.deepEqual(none([m(0, 2), inner], 'and'), [inner, m(0, 2)]);
   });
 
   it('gates on selective fields, through or-branches', () => {

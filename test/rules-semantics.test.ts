@@ -150,6 +150,18 @@ describe('rules: EQL semantics', () => {
       assert.ok(!p(proc({ args: ['security', '-d'] })));
       assert.ok(q('process where event.type == "start"')({ event: { category: 'process', type: ['info', 'start'] } }));
     });
+    it('a path the nested document lacks is found under dotted keys at any level, the deepest object first, and through arrays of objects', () => {
+      const a = q('process where process.previous.executable : "/a/*"');
+      const b = q('process where process.previous.executable : "/b/*"');
+      const inner = proc({ name: 'x', 'previous.executable': '/a/zoom' }, { 'process.previous': { executable: '/b/zoom' } });
+      assert.ok(a(inner) && !b(inner));
+      const outer = proc({ name: 'x', previous: { name: 'zoom' } }, { 'process.previous.executable': '/b/zoom' });
+      assert.ok(!a(outer) && b(outer));
+      assert.ok(b(proc({ name: 'x' }, { 'process.previous': { executable: '/b/zoom' } })));
+      assert.ok(!a(proc({ name: 'x', previous: '/a/zoom' })));
+      const inArray = { event: { category: ['process'] }, process: [{ previous: { executable: '/b/1' } }, { 'previous.executable': '/a/2' }] };
+      assert.ok(a(inArray) && b(inArray));
+    });
     it('a field named like an inherited member (toString, length, an index) is only the document\'s own data', () => {
       assert.ok(q('process where ?toString == null')(proc({ args: ['a'] })));
       assert.ok(q('process where ?toString == "x"')(proc({ args: ['a'] }, { toString: 'x' })));
@@ -257,6 +269,19 @@ describe('rules: EQL semantics', () => {
       assert.deepEqual(fired('ruby', ['ruby', '-c']), []);
       // Every bit position of the 32-bit hit words, the sign bit included.
       for (const n of names) assert.deepEqual(fired(n, [n]), ['rule 3'], n);
+    });
+
+    it('a rule gated on several fields runs when any of them holds, once when several do; a rule without a gate runs on every event', () => {
+      const set = loadQueries([
+        'process where (process.name == "curl" and process.args == "-k") or (process.parent.name == "zoom.us" and process.args == "-k")',
+        'process where not process.name == "curl"',
+      ]);
+      const fired = (name: string, parent: string, args: string[]): string[] => set.evaluate(execEvent(args, { executable: `/usr/bin/${name}`, parentExecutable: `/Applications/${parent}` })).map((r) => r.name);
+      assert.deepEqual(fired('curl', 'zsh', ['curl', '-k']), ['rule 0']);
+      assert.deepEqual(fired('wget', 'zoom.us', ['wget', '-k']), ['rule 0', 'rule 1']);
+      assert.deepEqual(fired('curl', 'zoom.us', ['curl', '-k']), ['rule 0']);
+      assert.deepEqual(fired('curl', 'zoom.us', ['curl']), []);
+      assert.deepEqual(fired('wget', 'zsh', ['wget', '-k']), ['rule 1']);
     });
   });
 

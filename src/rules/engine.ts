@@ -9,10 +9,10 @@
  */
 import type { PatternSet } from './match';
 import type { FieldJson, Formula, NumberComparison } from './formula';
-import { anyHit, buildGates, MULTI, type GateTables } from './gates';
+import { buildGates, type GateTables } from './gates';
 import { emitJumps, HOLDS, type Atom, type JumpCode } from './jumps';
-import { cheapestFirst, simplify } from './optimize';
-import { propertyRead, type PropertyRead } from './property-reads';
+import { operandOrder, simplify } from './optimize';
+import { keyId, readKey } from './property-reads';
 import type { CompiledRuleSet, RuleError, RuleMeta, UnsupportedRule } from './types';
 
 /** A compiled-form file whose content does not make a rule set. */
@@ -41,8 +41,9 @@ const NO_MATCH: readonly RuleMeta[] = Object.freeze([]);
 const NO_DOCUMENT: object = Object.freeze({});
 
 interface FieldRuntime {
-  /** A read per path segment, for the common all-nested document. */
-  reads: PropertyRead[];
+  /** The path's segments and their read sites (property-reads.ts), for the common all-nested document. */
+  segs: string[];
+  segIds: Int32Array;
   /** No segment can name an inherited member (`length`, `toString`, an index): the all-nested probe is exact. */
   plainSegs: boolean;
   /** keys[i][j] = path segments i..j-1 joined with '.', so nested, dotted and mixed documents resolve alike. */
@@ -63,6 +64,8 @@ export class RuleEngine implements CompiledRuleSet {
   /** The current event's value of each field; undefined when missing (null, [], or only nulls). */
   private readonly values: unknown[];
   private readonly runtimes: FieldRuntime[];
+  /** fetch()'s scratch: the objects along a path. */
+  private readonly pathObjects: unknown[];
   /** Where each rule's jumping code starts (jumps.ts). */
   private readonly entries: Int32Array;
   private readonly code: RuleCode;
@@ -92,13 +95,16 @@ export class RuleEngine implements CompiledRuleSet {
       const view = hits.subarray(offset, offset + words);
       offset += words;
       const segs = f.path.split('.');
-      return { reads: segs.map(propertyRead), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
+      return { segs, segIds: Int32Array.from(segs, keyId), plainSegs: segs.every(isPlainKey), keys: pathKeys(segs), set, hits: view, dynamic: f.dynamic === true };
     });
+    this.pathObjects = new Array<unknown>(Math.max(0, ...this.runtimes.map((rt) => rt.segs.length))).fill(undefined);
     const simplified = formulas.map(simplify);
-    const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
-    this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, (args) => cheapestFirst(args, this.fields)));
-    this.code = this.assemble(jumps);
     this.gates = buildGates(simplified, fields, (field, patterns) => this.masksOf(this.fieldIndex(field), patterns));
+    // The gates scan their fields on every event, so a rule's atoms on those fields cost it a bit test.
+    const order = operandOrder(fields, new Set(this.gates.groupField));
+    const jumps: JumpCode = { atoms: [], ifTrue: [], ifFalse: [] };
+    this.entries = Int32Array.from(simplified, (f) => emitJumps(f, jumps, order));
+    this.code = this.assemble(jumps);
   }
 
   evaluate(doc: object): RuleMeta[] {
@@ -114,31 +120,24 @@ export class RuleEngine implements CompiledRuleSet {
     const generation = this.generation;
     const entries = this.entries;
     const ruleGeneration = this.ruleGeneration;
-    const { groupField, groupWordStart, groupWord, groupMask, groupRuleStart, groupRules, bitRuleStart, bitRules } = this.gates;
+    const { groupField, groupWordStart, groupWord, groupMask, bitRuleStart, bitRules, ungated } = this.gates;
     for (let g = 0; g < groupField.length; g++) {
-      const field = groupField[g] as number;
-      if (field >= 0) {
-        const hits = this.scan(field);
-        for (let e = groupWordStart[g] as number; e < (groupWordStart[g + 1] as number); e++) {
-          // Each set bit of the group's union names the rules whose gate holds it; a rule may be named twice.
-          for (let bits = (hits[groupWord[e] as number] as number) & (groupMask[e] as number); bits !== 0; bits &= bits - 1) {
-            const slot = e * 32 + 31 - Math.clz32(bits & -bits);
-            for (let k = bitRuleStart[slot] as number; k < (bitRuleStart[slot + 1] as number); k++) {
-              const rule = bitRules[k] as number;
-              if (ruleGeneration[rule] === generation) continue;
-              ruleGeneration[rule] = generation;
-              if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
-            }
+      const hits = this.scan(groupField[g] as number);
+      for (let e = groupWordStart[g] as number; e < (groupWordStart[g + 1] as number); e++) {
+        // Each set bit of the group's union names the rules with a gate alternative holding it; a rule may be named
+        // more than once (several bits, several fields).
+        for (let bits = (hits[groupWord[e] as number] as number) & (groupMask[e] as number); bits !== 0; bits &= bits - 1) {
+          const slot = e * 32 + 31 - Math.clz32(bits & -bits);
+          for (let k = bitRuleStart[slot] as number; k < (bitRuleStart[slot + 1] as number); k++) {
+            const rule = bitRules[k] as number;
+            if (ruleGeneration[rule] === generation) continue;
+            ruleGeneration[rule] = generation;
+            if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
           }
         }
-        continue;
-      }
-      for (let k = groupRuleStart[g] as number; k < (groupRuleStart[g + 1] as number); k++) {
-        const rule = groupRules[k] as number;
-        if (field === MULTI && !this.gateOpen(rule)) continue;
-        if (this.holds(entries[rule] as number)) (fired ??= []).push(rule);
       }
     }
+    for (let k = 0; k < ungated.length; k++) if (this.holds(entries[ungated[k] as number] as number)) (fired ??= []).push(ungated[k] as number);
     // Not keeping the event alive until the next one arrives.
     this.doc = NO_DOCUMENT;
     if (fired === undefined) return NO_MATCH as RuleMeta[];
@@ -146,18 +145,11 @@ export class RuleEngine implements CompiledRuleSet {
     return fired.sort((a, b) => a - b).map((i) => this.rules[i] as RuleMeta);
   }
 
-  private gateOpen(rule: number): boolean {
-    const { altStart, altField, wordStart, word, mask } = this.gates;
-    for (let a = altStart[rule] as number; a < (altStart[rule + 1] as number); a++) {
-      if (anyHit(this.scan(altField[a] as number), word, mask, wordStart[a] as number, wordStart[a + 1] as number)) return true;
-    }
-    return false;
-  }
-
   /** The field's value as found in the current event (nested path first, then dotted/mixed keys), not normalized. */
   private fetch(rt: FieldRuntime): unknown {
-    const v = rt.plainSegs ? lookupNested(this.doc, rt.reads) : undefined;
-    return v !== undefined && v !== null ? v : lookup(this.doc, rt.keys, 0, rt.keys.length);
+    if (!rt.plainSegs) return lookup(this.doc, rt.keys, 0, rt.keys.length);
+    const v = lookupNested(this.doc, rt.segs, rt.segIds);
+    return v !== undefined && v !== null ? v : lookupPastNested(this.doc, rt.segs, rt.segIds, rt.keys, this.pathObjects);
   }
 
   /** Field `f` of the current event as the rules see it (see presentValue), fetched once per event. */
@@ -317,13 +309,49 @@ function pathKeys(segs: readonly string[]): string[][] {
 }
 
 /** The all-nested case, without the dotted-key search (undefined when any step is missing). */
-function lookupNested(doc: object, reads: readonly PropertyRead[]): unknown {
+function lookupNested(doc: object, segs: readonly string[], ids: Int32Array): unknown {
   let v: unknown = doc;
-  for (let i = 0; i < reads.length; i++) {
+  for (let i = 0; i < segs.length; i++) {
     if (typeof v !== 'object' || v === null) return undefined;
-    v = (reads[i] as PropertyRead)(v);
+    v = readKey(v, ids[i] as number, segs[i] as string);
   }
   return v;
+}
+
+/**
+ * lookup() of a path of plain keys that lookupNested did not find (a field the event does not have): the dotted and
+ * mixed keys are probed from the deepest object the nested walk reaches back to the root, the order of lookup's
+ * own search, without repeating the probes the walk answers: for `process.previous.executable` in a nested
+ * document, three probes instead of five. `objects` is scratch at least as long as the path, left empty.
+ */
+function lookupPastNested(doc: object, segs: readonly string[], ids: Int32Array, keys: string[][], objects: unknown[]): unknown {
+  const n = segs.length;
+  let v: unknown = doc;
+  // objects[0..top]: the objects the walk reads a segment of.
+  let top = -1;
+  let arrays = false;
+  for (let i = 0; i < n && typeof v === 'object' && v !== null; i++) {
+    objects[++top] = v;
+    arrays ||= Array.isArray(v);
+    v = readKey(v, ids[i] as number, segs[i] as string);
+  }
+  let found: unknown;
+  if (arrays) {
+    // lookup collects through arrays of objects; the walk's reads do not.
+    found = lookup(doc, keys, 0, n);
+  } else {
+    // Level j's first probe, segment j alone, is what the walk read: it led nowhere. The others join segments.
+    for (let j = top; j >= 0 && found === undefined; j--) {
+      const row = keys[j] as string[];
+      const o = objects[j] as object;
+      for (let to = j + 2; to <= n && found === undefined; to++) {
+        const x = property(o, row[to] as string);
+        if (x !== undefined && x !== null) found = lookup(x, keys, to, n);
+      }
+    }
+  }
+  for (let j = 0; j <= top; j++) objects[j] = undefined;
+  return found;
 }
 
 /** A key no object or array inherits and no array has as its own: `o[key]` is the document's data or undefined. */

@@ -19,15 +19,17 @@ export interface JumpCode {
   ifFalse: number[];
 }
 
+export type OperandOrder = (args: readonly Formula[], op: 'and' | 'or') => Formula[];
+
 /**
  * Appends the code of `f` to `code` and returns where it starts (HOLDS or FAILS when `f` is constant).
  * `order` gives the operands of an and/or in the order they are to be tested.
  */
-export function emitJumps(f: Formula, code: JumpCode, order: (args: readonly Formula[]) => Formula[]): number {
+export function emitJumps(f: Formula, code: JumpCode, order: OperandOrder): number {
   return emit(f, HOLDS, FAILS, code, order);
 }
 
-function emit(f: Formula, onTrue: number, onFalse: number, code: JumpCode, order: (args: readonly Formula[]) => Formula[]): number {
+function emit(f: Formula, onTrue: number, onFalse: number, code: JumpCode, order: OperandOrder): number {
   switch (f.op) {
     case 'const':
       return f.value ? onTrue : onFalse;
@@ -36,7 +38,7 @@ function emit(f: Formula, onTrue: number, onFalse: number, code: JumpCode, order
     case 'and':
     case 'or': {
       // Wired back to front: each operand goes on to the next one when it does not decide the whole.
-      const args = order(f.args);
+      const args = order(f.args, f.op);
       let next = f.op === 'and' ? onTrue : onFalse;
       for (let i = args.length - 1; i >= 0; i--) {
         const a = args[i] as Formula;

@@ -3,7 +3,7 @@
  * and/or/not over side-effect-free atoms can be flattened, reordered and merged freely:
  *   - same-field alternatives merge: `f:(a) or f:(b)` = `f:(a,b)`, and `not f:(a) and not f:(b)` = `not f:(a,b)`
  *     (both are "some element matches one of the ids", so one bit test replaces several);
- *   - operands run cheapest first (numbers and short keyword fields before args / command_line);
+ *   - operands run in the order of least expected work (operandOrder);
  *   - a rule's gate is one positive match atom every match needs; the evaluator tests it inline before calling
  *     the rule, so a benign event costs most rules a single bit test.
  */
@@ -76,40 +76,83 @@ function scanWeight(path: string): number {
   return 1;
 }
 
-/** Memoized: cheapestFirst asks for every subtree's cost at every level of nesting. */
-const costs = new WeakMap<Formula, number>();
+/**
+ * How likely an atom holds on a process event, for ordering: unselective fields nearly always match, the other
+ * match atoms (a name, a path, an argument) rarely do, and nothing is known of the other tests.
+ */
+const UNSELECTIVE_HOLDS = 0.99;
+const SELECTIVE_HOLDS = 0.1;
+const OTHER_HOLDS = 0.5;
+const TEST_COST = 0.5;
+/** A bit test on hits that the gates have computed for the event anyway. */
+const SCANNED_COST = 0.1;
 
-function cost(f: Formula, fields: readonly FieldJson[]): number {
-  const known = costs.get(f);
-  if (known !== undefined) return known;
-  let c: number;
-  switch (f.op) {
-    case 'const':
-      c = 0;
-      break;
-    case 'not':
-      c = cost(f.arg, fields);
-      break;
-    case 'and':
-    case 'or':
-      c = f.args.reduce((n, a) => n + cost(a, fields), 0);
-      break;
-    case 'match':
-      c = scanWeight(fields[f.field]?.path ?? '');
-      break;
-    default:
-      c = 0.5;
-  }
-  costs.set(f, c);
-  return c;
+interface Estimate {
+  /** Expected work to decide the formula, evaluated in the chosen order. */
+  cost: number;
+  /** Chance it holds. */
+  holds: number;
 }
 
-/** The operands of and/or, cheapest first (stable, so equal costs keep the rule author's order). */
-export function cheapestFirst(args: readonly Formula[], fields: readonly FieldJson[]): Formula[] {
-  return args
-    .map((f, i) => ({ f, i, c: cost(f, fields) }))
-    .sort((a, b) => a.c - b.c || a.i - b.i)
-    .map((x) => x.f);
+/**
+ * Orders and/or operands by expected cost: an and first tests the operands most likely to fail per unit of cost,
+ * an or those most likely to hold (optimal for independent operands). So `event.type == "start"`, true on nearly
+ * every event, is tested after the atom that actually rules the event out, and a field the gates scan for every
+ * event anyway (`scanned`) costs its bit test only. Memoized per formula node: the estimate of a subtree is asked
+ * for at every level of nesting.
+ */
+export function operandOrder(fields: readonly FieldJson[], scanned: ReadonlySet<number>): (args: readonly Formula[], op: 'and' | 'or') => Formula[] {
+  const estimates = new Map<Formula, Estimate>();
+  const ordered = new Map<Formula[], Formula[]>();
+  const clamp = (p: number): number => Math.min(0.999, Math.max(0.001, p));
+  const order = (args: readonly Formula[], op: 'and' | 'or'): Formula[] => {
+    // An and stops at its first false operand, an or at its first true one.
+    const stops = (e: Estimate): number => (op === 'and' ? 1 - e.holds : e.holds);
+    return args
+      .map((f, i) => ({ f, i, e: estimate(f) }))
+      .sort((a, b) => a.e.cost / clamp(stops(a.e)) - b.e.cost / clamp(stops(b.e)) || a.i - b.i)
+      .map((x) => x.f);
+  };
+  const estimate = (f: Formula): Estimate => {
+    const known = estimates.get(f);
+    if (known !== undefined) return known;
+    let e: Estimate;
+    switch (f.op) {
+      case 'const':
+        e = { cost: 0, holds: f.value ? 1 : 0 };
+        break;
+      case 'not': {
+        const inner = estimate(f.arg);
+        e = { cost: inner.cost, holds: 1 - inner.holds };
+        break;
+      }
+      case 'and':
+      case 'or': {
+        const args = order(f.args, f.op);
+        ordered.set(f.args, args);
+        // Each operand runs only when the ones before it did not decide.
+        let reached = 1;
+        let cost = 0;
+        for (const a of args) {
+          const ea = estimate(a);
+          cost += reached * ea.cost;
+          reached *= f.op === 'and' ? ea.holds : 1 - ea.holds;
+        }
+        e = { cost, holds: f.op === 'and' ? reached : 1 - reached };
+        break;
+      }
+      case 'match': {
+        const path = fields[f.field]?.path ?? '';
+        e = { cost: scanned.has(f.field) ? SCANNED_COST : scanWeight(path), holds: UNSELECTIVE_FIELDS.has(path) ? UNSELECTIVE_HOLDS : SELECTIVE_HOLDS };
+        break;
+      }
+      default:
+        e = { cost: TEST_COST, holds: OTHER_HOLDS };
+    }
+    estimates.set(f, e);
+    return e;
+  };
+  return (args, op) => ordered.get(args as Formula[]) ?? order(args, op);
 }
 
 /** "Some element of one of these fields matched one of its ids": field -> ids. */

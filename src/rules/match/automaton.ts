@@ -134,6 +134,26 @@ function stickyStates(t: AutomatonTables, latched: Uint8Array): Uint8Array {
 }
 
 /**
+ * The ASCII units on which the start state's transition is dead: no edge of the NFA's start state reads their class
+ * and the start reports nothing on entry (it is not latched). A property of the NFA, so it holds before the lazy
+ * DFA has built that transition and after every flush.
+ */
+function deadFirstUnits(t: AutomatonTables, ascii: Uint16Array, startLatched: boolean): Uint8Array {
+  const dead = new Uint8Array(128);
+  if (startLatched) return dead;
+  const words = (t.alphabet.classCount + 31) >>> 5;
+  const read = new Uint32Array(words);
+  for (let x = t.nfaEdgeStart[0] as number; x < (t.nfaEdgeStart[1] as number); x++) {
+    for (let w = 0; w < words; w++) (read[w] as number) |= t.nfaEdgeClasses[x * words + w] as number;
+  }
+  for (let c = 0; c < 128; c++) {
+    const k = ascii[c] as number;
+    if (((read[k >>> 5] as number) & (1 << (k & 31))) === 0) dead[c] = 1;
+  }
+  return dead;
+}
+
+/**
  * Transition value for entering a state that reports patterns on entry: -(offset) - 2, always
  * below UNKNOWN, so the hot loop's single `t > 0` test keeps the common case short.
  */
@@ -150,6 +170,8 @@ export class AutomatonMatcher {
   private readonly pageIndex: Uint16Array;
   private readonly pages: Uint16Array;
   private readonly latched: Uint8Array;
+  /** Per ASCII unit: a value starting with it matches nothing (deadFirstUnits). */
+  private readonly deadOnFirst: Uint8Array;
   private readonly budget: number;
   private trans: Int32Array;
   /** Per DFA state: its live NFA states, what it accepts at the end, what it reports on entry. */
@@ -190,6 +212,7 @@ export class AutomatonMatcher {
     const asciiPage = (alphabet.pageIndex[0] as number) << 8;
     this.ascii = alphabet.pages.slice(asciiPage, asciiPage + 128);
     this.latched = latchedStates(tables);
+    this.deadOnFirst = deadFirstUnits(tables, this.ascii, this.latched[0] === 1);
     this.budget = Math.max(2, Math.min(stateBudget, Math.floor(MAX_TABLE_ENTRIES / this.classCount)));
     this.current = new Int32Array(this.nfaStates);
     this.next = new Int32Array(this.nfaStates);
@@ -243,13 +266,13 @@ export class AutomatonMatcher {
   }
 
   /**
-   * Most arguments are ruled out by their first unit (`-x` against paths and names): the start state's built
-   * transition on it is dead. Checked before anything else is set up; a dead transition stays dead across flushes.
+   * Most arguments are ruled out by their first unit (`-x` against paths and names): the start state's transition
+   * on it is dead. One table read, before anything else is set up.
    */
   private diesOnFirstUnit(value: string): boolean {
-    if (value.length === 0 || this.startReports) return false;
+    // An empty value's charCodeAt(0) is NaN, which no comparison admits: it goes on to report what start accepts.
     const c = value.charCodeAt(0);
-    return c < 128 && this.trans[START * this.classCount + (this.ascii[c] as number)] === DEAD;
+    return c < 128 && this.deadOnFirst[c] === 1;
   }
 
   private run(value: string, hits: Uint32Array): void {
