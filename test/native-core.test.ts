@@ -244,9 +244,10 @@ class UrgentCases {
   private haystack(needles: string[]): string | Buffer {
     let s = this.text(6);
     if (needles.length > 0 && this.random() < 0.3) {
-      const n = [...this.pick(needles)].map((c) => (this.random() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
+      const ascii = /^[a-z]$/i;
+      const n = [...this.pick(needles)].map((c) => (ascii.test(c) ? (this.random() < 0.5 ? c.toUpperCase() : c.toLowerCase()) : c)).join('');
       const cut = this.random() < 0.4 ? n.slice(0, -1) : n;
-      s = s.slice(0, this.int(s.length + 1)) + (/^[\x00-\x7f]*$/.test(cut) ? cut : [...this.pick(needles)].join('')) + this.text(3);
+      s = s.slice(0, this.int(s.length + 1)) + cut + this.text(3);
     }
     if (this.random() < 0.1) return Buffer.concat([Buffer.from(s), Buffer.from(this.pick(UrgentCases.RAW)), Buffer.from(this.text(2))]);
     return s;
