@@ -32,7 +32,7 @@ libasan="$(gcc -print-file-name=libasan.so)"
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   tests=("$root/dist/test/native-core.test.js" "$root/dist/test/native-push.test.js")
-  if [ "$(id -u)" = 0 ]; then tests+=("$root/dist/test/native-audit.test.js" "$root/dist/test/native-audit-watchdog.test.js"); fi
+  if [ "$(id -u)" = 0 ]; then tests+=("$root/dist/test/native-audit.test.js" "$root/dist/test/native-audit-watchdog.test.js" "$root/dist/test/native-urgent.test.js"); fi
 fi
 
 mkdir -p "$work/logs"
