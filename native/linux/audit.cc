@@ -10,6 +10,7 @@
 // the settings stay, and the one that takes over as daemon restores them at its stop.
 // A watchdog puts back, and reports, what someone else undid while we run.
 #include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <chrono>
 #include <cstring>
@@ -69,16 +71,53 @@ std::vector<uint8_t> ruleData(const ExecRule& rule, const std::string& key) {
   r->flags = AUDIT_FILTER_EXIT;
   r->action = AUDIT_ALWAYS;
   for (int nr : {rule.execve, rule.execveat}) r->mask[AUDIT_WORD(nr)] |= AUDIT_BIT(nr);
-  r->field_count = 2;
+  r->field_count = 3;
   r->fields[0] = AUDIT_ARCH;
   r->values[0] = rule.arch;
   r->fieldflags[0] = AUDIT_EQUAL;
-  r->fields[1] = AUDIT_FILTERKEY;
-  r->values[1] = static_cast<uint32_t>(key_len);
+  // Failed execs (execvp() tries each PATH directory: a dozen ENOENT under npm's PATH) are of
+  // no use to us: the kernel neither writes nor sends their records.
+  r->fields[1] = AUDIT_SUCCESS;
+  r->values[1] = 1;
   r->fieldflags[1] = AUDIT_EQUAL;
+  r->fields[2] = AUDIT_FILTERKEY;
+  r->values[2] = static_cast<uint32_t>(key_len);
+  r->fieldflags[2] = AUDIT_EQUAL;
   r->buflen = static_cast<uint32_t>(key_len);
   std::memcpy(r->buf, key.data(), key_len);
   return data;
+}
+
+// Leaves in the kernel every event record the assembler does not read: of an exec's eight
+// (SYSCALL, EXECVE, CWD, two PATH, BPRM_FCAPS, PROCTITLE, EOE) only four reach the socket, and
+// none of the machine's other records (user messages, AVCs, other rules' PATHs): fewer datagrams
+// queued, copied and parsed, and fewer wake-ups. Replies (types below AUDIT_FIRST_USER_MSG) pass.
+// A kernel that refuses the filter costs only those datagrams: Assembler::add skips them too.
+void filterRecordsInKernel(int fd) {
+  constexpr uint32_t kType = offsetof(nlmsghdr, nlmsg_type);
+  // Byte loads, put together in host order: a halfword load would read it big-endian.
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr uint32_t kTypeLow = kType, kTypeHigh = kType + 1;
+#else
+  constexpr uint32_t kTypeLow = kType + 1, kTypeHigh = kType;
+#endif
+  constexpr uint32_t kAccept = 0xffffffff;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeHigh),                    // 0
+      BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 8),                           // 1
+      BPF_STMT(BPF_MISC | BPF_TAX, 0),                                  // 2
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeLow),                     // 3
+      BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),                            // 4: A = nlmsg_type
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, AUDIT_FIRST_USER_MSG, 0, 5),  // 5: a reply: ACCEPT
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kSyscall, 4, 0),       // 6
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kExecve, 3, 0),        // 7
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kCwd, 2, 0),           // 8
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kEoe, 1, 0),           // 9
+      BPF_STMT(BPF_RET | BPF_K, 0),                                     // 10: DROP
+      BPF_STMT(BPF_RET | BPF_K, kAccept),                               // 11: ACCEPT
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
 }
 
 bool processAlive(int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
@@ -128,6 +167,7 @@ class AuditBackend final : public Backend {
       throw BackendError("EAUDIT", "cannot open the audit netlink socket: " + errnoText(errno));
     }
     setReceiveBuffer(fd.get(), kReceiveBuffer);
+    filterRecordsInKernel(fd.get());  // before bind(): no record comes unfiltered
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = groups;
@@ -286,7 +326,13 @@ class AuditBackend final : public Backend {
     if (listRules(rules) != 0) return;
     for (const ListedRule& rule : rules) {
       int32_t owner = 0;
-      if (!audit_rules::isKeysentryKey(rule.key, owner) || rule.key == rule_key_) continue;
+      if (!audit_rules::isKeysentryKey(rule.key, owner)) continue;
+      if (rule.key == rule_key_) {
+        // Before we install ours, a rule of our key is a killed agent's with our pid (of
+        // another version, or AUDIT_ADD_RULE would only say EEXIST).
+        if (installed_.empty()) request(AUDIT_DEL_RULE, rule.data.data(), rule.data.size());
+        continue;
+      }
       if (owner == 0 ? registered_ : !processAlive(owner)) request(AUDIT_DEL_RULE, rule.data.data(), rule.data.size());
     }
   }
