@@ -483,7 +483,7 @@ class AuditBackend final : public Backend {
   }
 
   size_t readLifecycle(std::chrono::steady_clock::time_point now) {
-    const size_t datagrams = lifecycle_->drain(held_exits_);
+    const size_t datagrams = lifecycle_->drain(held_exits_, parent_images_);
     lifecycle_read_recently_ = true;
     lifecycle_next_read_ = now + LifecycleFeed::kBatching;
     return datagrams;
@@ -494,19 +494,20 @@ class AuditBackend final : public Backend {
   // cannot put back makes the capture degraded, with the reason, until it can.
   // The status reply also feeds the lost counter (handle()).
   void watchdog() {
+    std::string degraded;
     try {
-      checkCapture();
+      degraded = checkCapture();
     } catch (const BackendError& e) {  // the multicast socket could not be reopened
-      sink_->reportDegraded(e.what());
+      degraded = e.what();
     }
+    if (!degraded.empty()) parent_images_.clear();  // execs may go unrecorded meanwhile
+    sink_->reportDegraded(degraded);
   }
 
-  void checkCapture() {
+  // What keeps the capture degraded, or empty.
+  std::string checkCapture() {
     audit_status status{};
-    if (int err = getStatus(status)) {
-      sink_->reportDegraded("cannot read the audit status: " + errnoText(err));
-      return;
-    }
+    if (int err = getStatus(status)) return "cannot read the audit status: " + errnoText(err);
     std::string degraded;
     const auto self = static_cast<uint32_t>(::getpid());
     if (registered_ && status.pid != self) {
@@ -546,11 +547,18 @@ class AuditBackend final : public Backend {
         }
       }
     }
-    sink_->reportDegraded(degraded);
+    return degraded;
   }
 
   void report(const std::string& what) {
+    parent_images_.clear();  // the execs of the time it took to repair were not recorded
     if (sink_ != nullptr && !sink_muted_) sink_->reportRepair(what);
+  }
+
+  // The lost records may have held an exec of a parent whose image is cached.
+  void reportLoss(uint64_t events) {
+    parent_images_.clear();
+    if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(events);
   }
 
   void drain(int fd) {
@@ -559,7 +567,7 @@ class AuditBackend final : public Backend {
       if (got < 0) {
         // The socket overflowed: the kernel dropped records we will never see, count unknown.
         if (errno == ENOBUFS) {
-          if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(1);
+          reportLoss(1);
           continue;
         }
         break;
@@ -616,8 +624,10 @@ class AuditBackend final : public Backend {
         *status_reply_ = s;
         ack_result_ = 0;
       }
-      if (s.lost > lost_baseline_ && sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(s.lost - lost_baseline_);
-      if (s.lost > lost_baseline_) lost_baseline_ = s.lost;
+      if (s.lost > lost_baseline_) {
+        reportLoss(s.lost - lost_baseline_);
+        lost_baseline_ = s.lost;
+      }
       return;
     }
     // The kernel may or may not count a trailing NUL in the payload.
@@ -627,15 +637,14 @@ class AuditBackend final : public Backend {
   }
 
   void emitDone() {
-    if (sink_ != nullptr && !sink_muted_) {
-      if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
-    }
+    if (const uint64_t lost = assembler_.takeDiscarded()) reportLoss(lost);
     // The forks queued before these execs go first: a child's fork precedes its exec. The
     // exits read so far go after them, so a short process's exit follows its exec.
     const bool with_lifecycle = !done_.empty() && lifecycle_ != nullptr && sink_ != nullptr && !sink_muted_;
     if (with_lifecycle) readLifecycle(std::chrono::steady_clock::now());
     const bool replaying = replay_floor_ != 0 && std::chrono::steady_clock::now() < replay_until_;
     for (audit::ExecEvent& e : done_) {
+      parent_images_.forget(e.pid);  // it runs another image now, for the children it forks next
       if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
       if (replaying && e.serial <= replay_floor_) continue;  // already read from the multicast group
       if (e.serial > emitted_serial_max_) emitted_serial_max_ = e.serial;
@@ -653,8 +662,9 @@ class AuditBackend final : public Backend {
       r.args_complete = e.args_complete;
       r.has_cwd = e.has_cwd;
       r.cwd = std::move(e.cwd);
-      // Read now, while the parent most likely still runs the image that forked this one.
-      if (e.ppid > 0) r.parent_executable = linux_proc::executable(e.ppid);
+      // Read now, while the parent most likely still runs the image that forked this one. Only
+      // the connector tells when a pid's process ended: without it, every exec reads the link.
+      if (e.ppid > 0) r.parent_executable = lifecycle_ != nullptr ? parent_images_.executable(e.ppid) : linux_proc::executable(e.ppid);
       sink_->push(r);
     }
     done_.clear();
@@ -672,6 +682,8 @@ class AuditBackend final : public Backend {
   std::chrono::steady_clock::time_point lifecycle_next_read_{};
   // Exits read from the feed, pushed after the next execs or at the next read of the feed.
   std::vector<ProcessRecord> held_exits_;
+  // Parents' images, forgotten by the execs read here and the feed's ends and forks.
+  linux_proc::ExecutableCache parent_images_;
   const std::string rule_key_;  // "keysentry-<pid>-<n>": ours alone
   RecordSink* sink_ = nullptr;
   bool sink_muted_ = false;
