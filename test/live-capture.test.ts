@@ -270,6 +270,7 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
           }
         })();
         await new Promise((r) => setTimeout(r, 300));
+        const rulesOfOurs = audit().keysentryRules;
         const bursts = 400;
         const [w0, e0, t0] = [captureWakeUps(), execs, Date.now()];
         // Bursts a millisecond apart of five AUDIT_TRUSTED_APP (1121) messages, which the kernel
@@ -293,8 +294,11 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
         const ms = Date.now() - t0;
         await new Promise((r) => setTimeout(r, 300));
         const [woken, seen] = [captureWakeUps() - w0, execs - e0];
+        const othersCame = audit().keysentryRules !== rulesOfOurs;
         await source.stop();
         await consuming;
+        // The machine is shared: an agent started meanwhile adds a rule that records the failed execs.
+        if (othersCame) this.skip();
         process.stdout.write(`      ${mode}: ${woken} wake-ups of the capture for ${bursts} bursts of user messages and failed execs in ${ms} ms, and ${seen} execs\n`);
         // Left: the machine's other execs (a wake-up or two each), the watchdog and the
         // connector's reads (a few a second). Before: 420-1,043 wake-ups as the daemon.
