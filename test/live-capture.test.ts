@@ -12,6 +12,7 @@ import type { ExecRecord } from '../src/model/records';
 import { NativeEventSource } from '../src/sources/native';
 import { audit } from './support/audit';
 import { REPO_ROOT } from './support/paths';
+import { waitUntil } from './support/wait';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -84,12 +85,15 @@ function execsTagged(source: NativeEventSource, tag: string): { records: ExecRec
   return { records, done };
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Counts the exec records a source delivers. */
+function execsCounted(source: NativeEventSource): { count: () => number; done: Promise<void> } {
+  let execs = 0;
+  const done = (async () => {
+    for await (const batch of source.batches()) {
+      for (const item of batch) if (item.kind === 'record' && item.record.kind === 'exec') execs++;
+    }
+  })();
+  return { count: () => execs, done };
 }
 
 function exited(child: ReturnType<typeof spawn>): Promise<void> {
@@ -194,21 +198,16 @@ describe('live capture of short-lived processes (root)', function () {
 
   it('audit: forks and exits without an exec wake the capture at most about once per 50 ms', async () => {
     const source = new NativeEventSource({ backend: 'audit' });
-    let execs = 0;
-    const consuming = (async () => {
-      for await (const batch of source.batches()) {
-        for (const item of batch) if (item.kind === 'record' && item.record.kind === 'exec') execs++;
-      }
-    })();
+    const execs = execsCounted(source);
     await new Promise((r) => setTimeout(r, 300));
     const processes = 1000;
-    const [w0, e0, t0] = [captureWakeUps(), execs, Date.now()];
+    const [w0, e0, t0] = [captureWakeUps(), execs.count(), Date.now()];
     spawnSync('python3', ['-c', `import os\nfor i in range(${processes}):\n pid = os.fork()\n if pid == 0: os._exit(0)\n os.waitpid(pid, 0)`]);
     const ms = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 300));
-    const [woken, seen] = [captureWakeUps() - w0, execs - e0];
+    const [woken, seen] = [captureWakeUps() - w0, execs.count() - e0];
     await source.stop();
-    await consuming;
+    await execs.done;
     process.stdout.write(`      ${woken} wake-ups of the capture for ${processes} forks and exits in ${ms} ms and ${seen} execs\n`);
     // Each fork and exit woke the connector's thread before (1,000-2,000 wake-ups); now about
     // one read per 50 ms, plus a few wake-ups per exec of the machine's other processes.
@@ -263,16 +262,11 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
       }
       try {
         const source = new NativeEventSource({ backend: 'audit' });
-        let execs = 0;
-        const consuming = (async () => {
-          for await (const batch of source.batches()) {
-            for (const item of batch) if (item.kind === 'record' && item.record.kind === 'exec') execs++;
-          }
-        })();
+        const execs = execsCounted(source);
         await new Promise((r) => setTimeout(r, 300));
         const rulesOfOurs = audit().keysentryRules;
         const bursts = 400;
-        const [w0, e0, t0] = [captureWakeUps(), execs, Date.now()];
+        const [w0, e0, t0] = [captureWakeUps(), execs.count(), Date.now()];
         // Bursts a millisecond apart of five AUDIT_TRUSTED_APP (1121) messages, which the kernel
         // logs as records of that type to every reader, and five execs that fail, which it
         // audits under an exec rule (SYSCALL, CWD, PATH, PROCTITLE, EOE). Unfiltered, each burst
@@ -293,10 +287,10 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
         ]);
         const ms = Date.now() - t0;
         await new Promise((r) => setTimeout(r, 300));
-        const [woken, seen] = [captureWakeUps() - w0, execs - e0];
+        const [woken, seen] = [captureWakeUps() - w0, execs.count() - e0];
         const othersCame = audit().keysentryRules !== rulesOfOurs;
         await source.stop();
-        await consuming;
+        await execs.done;
         // The machine is shared: an agent started meanwhile adds a rule that records the failed execs.
         if (othersCame) this.skip();
         process.stdout.write(`      ${mode}: ${woken} wake-ups of the capture for ${bursts} bursts of user messages and failed execs in ${ms} ms, and ${seen} execs\n`);
@@ -338,7 +332,7 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
       await exited(first);
       const reuse = spawn('/bin/sh', ['-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; ( /bin/true ${tag}pid-${attempt}-reused; sleep 0.2 ); :`], { stdio: 'ignore' });
       await exited(reuse);
-      await until(`the execs of attempt ${attempt}`, () => find(`pid-${attempt}-first`) !== undefined && find(`pid-${attempt}-reused`) !== undefined);
+      await waitUntil(() => find(`pid-${attempt}-first`) !== undefined && find(`pid-${attempt}-reused`) !== undefined, 5000);
       assert.equal(find(`pid-${attempt}-first`)?.parentExecutable, python);
       // Another process may have taken the pid first: try again.
       if (find(`pid-${attempt}-reused`)?.parent?.pid === pid) {
@@ -346,7 +340,7 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
         assert.equal(find(`pid-${attempt}-reused`)?.parentExecutable, sh, `the parent on reused pid ${pid}`);
       }
     }
-    await until('the execs', () => ['older', 'before-exec', 'after-exec'].every((name) => find(name) !== undefined));
+    await waitUntil(() => ['older', 'before-exec', 'after-exec'].every((name) => find(name) !== undefined), 5000);
     await source.stop();
     await done;
     assert.ok(reusedPid > 0, 'no subshell got the pid of the process before it in 10 attempts');
