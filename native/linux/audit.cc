@@ -10,6 +10,7 @@
 // the settings stay, and the one that takes over as daemon restores them at its stop.
 // A watchdog puts back, and reports, what someone else undid while we run.
 #include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <chrono>
 #include <cstring>
@@ -69,16 +71,53 @@ std::vector<uint8_t> ruleData(const ExecRule& rule, const std::string& key) {
   r->flags = AUDIT_FILTER_EXIT;
   r->action = AUDIT_ALWAYS;
   for (int nr : {rule.execve, rule.execveat}) r->mask[AUDIT_WORD(nr)] |= AUDIT_BIT(nr);
-  r->field_count = 2;
+  r->field_count = 3;
   r->fields[0] = AUDIT_ARCH;
   r->values[0] = rule.arch;
   r->fieldflags[0] = AUDIT_EQUAL;
-  r->fields[1] = AUDIT_FILTERKEY;
-  r->values[1] = static_cast<uint32_t>(key_len);
+  // Failed execs (execvp() tries each PATH directory: a dozen ENOENT under npm's PATH) are of
+  // no use to us: the kernel neither writes nor sends their records.
+  r->fields[1] = AUDIT_SUCCESS;
+  r->values[1] = 1;
   r->fieldflags[1] = AUDIT_EQUAL;
+  r->fields[2] = AUDIT_FILTERKEY;
+  r->values[2] = static_cast<uint32_t>(key_len);
+  r->fieldflags[2] = AUDIT_EQUAL;
   r->buflen = static_cast<uint32_t>(key_len);
   std::memcpy(r->buf, key.data(), key_len);
   return data;
+}
+
+// Leaves in the kernel every event record the assembler does not read: of an exec's eight
+// (SYSCALL, EXECVE, CWD, two PATH, BPRM_FCAPS, PROCTITLE, EOE) only four reach the socket, and
+// none of the machine's other records (user messages, AVCs, other rules' PATHs): fewer datagrams
+// queued, copied and parsed, and fewer wake-ups. Replies (types below AUDIT_FIRST_USER_MSG) pass.
+// A kernel that refuses the filter costs only those datagrams: Assembler::add skips them too.
+void filterRecordsInKernel(int fd) {
+  constexpr uint32_t kType = offsetof(nlmsghdr, nlmsg_type);
+  // Byte loads, put together in host order: a halfword load would read it big-endian.
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr uint32_t kTypeLow = kType, kTypeHigh = kType + 1;
+#else
+  constexpr uint32_t kTypeLow = kType + 1, kTypeHigh = kType;
+#endif
+  constexpr uint32_t kAccept = 0xffffffff;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeHigh),                    // 0
+      BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 8),                           // 1
+      BPF_STMT(BPF_MISC | BPF_TAX, 0),                                  // 2
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeLow),                     // 3
+      BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),                            // 4: A = nlmsg_type
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, AUDIT_FIRST_USER_MSG, 0, 5),  // 5: a reply: ACCEPT
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kSyscall, 4, 0),       // 6
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kExecve, 3, 0),        // 7
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kCwd, 2, 0),           // 8
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kEoe, 1, 0),           // 9
+      BPF_STMT(BPF_RET | BPF_K, 0),                                     // 10: DROP
+      BPF_STMT(BPF_RET | BPF_K, kAccept),                               // 11: ACCEPT
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
 }
 
 bool processAlive(int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
@@ -128,6 +167,7 @@ class AuditBackend final : public Backend {
       throw BackendError("EAUDIT", "cannot open the audit netlink socket: " + errnoText(errno));
     }
     setReceiveBuffer(fd.get(), kReceiveBuffer);
+    filterRecordsInKernel(fd.get());  // before bind(): no record comes unfiltered
     sockaddr_nl addr{};
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = groups;
@@ -286,7 +326,13 @@ class AuditBackend final : public Backend {
     if (listRules(rules) != 0) return;
     for (const ListedRule& rule : rules) {
       int32_t owner = 0;
-      if (!audit_rules::isKeysentryKey(rule.key, owner) || rule.key == rule_key_) continue;
+      if (!audit_rules::isKeysentryKey(rule.key, owner)) continue;
+      if (rule.key == rule_key_) {
+        // Before we install ours, a rule of our key is a killed agent's with our pid (of
+        // another version, or AUDIT_ADD_RULE would only say EEXIST).
+        if (installed_.empty()) request(AUDIT_DEL_RULE, rule.data.data(), rule.data.size());
+        continue;
+      }
       if (owner == 0 ? registered_ : !processAlive(owner)) request(AUDIT_DEL_RULE, rule.data.data(), rule.data.size());
     }
   }
@@ -437,7 +483,7 @@ class AuditBackend final : public Backend {
   }
 
   size_t readLifecycle(std::chrono::steady_clock::time_point now) {
-    const size_t datagrams = lifecycle_->drain(held_exits_);
+    const size_t datagrams = lifecycle_->drain(held_exits_, parent_images_);
     lifecycle_read_recently_ = true;
     lifecycle_next_read_ = now + LifecycleFeed::kBatching;
     return datagrams;
@@ -448,19 +494,20 @@ class AuditBackend final : public Backend {
   // cannot put back makes the capture degraded, with the reason, until it can.
   // The status reply also feeds the lost counter (handle()).
   void watchdog() {
+    std::string degraded;
     try {
-      checkCapture();
+      degraded = checkCapture();
     } catch (const BackendError& e) {  // the multicast socket could not be reopened
-      sink_->reportDegraded(e.what());
+      degraded = e.what();
     }
+    if (!degraded.empty()) parent_images_.clear();  // execs may go unrecorded meanwhile
+    sink_->reportDegraded(degraded);
   }
 
-  void checkCapture() {
+  // What keeps the capture degraded, or empty.
+  std::string checkCapture() {
     audit_status status{};
-    if (int err = getStatus(status)) {
-      sink_->reportDegraded("cannot read the audit status: " + errnoText(err));
-      return;
-    }
+    if (int err = getStatus(status)) return "cannot read the audit status: " + errnoText(err);
     std::string degraded;
     const auto self = static_cast<uint32_t>(::getpid());
     if (registered_ && status.pid != self) {
@@ -500,11 +547,18 @@ class AuditBackend final : public Backend {
         }
       }
     }
-    sink_->reportDegraded(degraded);
+    return degraded;
   }
 
   void report(const std::string& what) {
+    parent_images_.clear();  // the execs of the time it took to repair were not recorded
     if (sink_ != nullptr && !sink_muted_) sink_->reportRepair(what);
+  }
+
+  // The lost records may have held an exec of a parent whose image is cached.
+  void reportLoss(uint64_t events) {
+    parent_images_.clear();
+    if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(events);
   }
 
   void drain(int fd) {
@@ -513,7 +567,7 @@ class AuditBackend final : public Backend {
       if (got < 0) {
         // The socket overflowed: the kernel dropped records we will never see, count unknown.
         if (errno == ENOBUFS) {
-          if (sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(1);
+          reportLoss(1);
           continue;
         }
         break;
@@ -570,8 +624,10 @@ class AuditBackend final : public Backend {
         *status_reply_ = s;
         ack_result_ = 0;
       }
-      if (s.lost > lost_baseline_ && sink_ != nullptr && !sink_muted_) sink_->reportSourceLoss(s.lost - lost_baseline_);
-      if (s.lost > lost_baseline_) lost_baseline_ = s.lost;
+      if (s.lost > lost_baseline_) {
+        reportLoss(s.lost - lost_baseline_);
+        lost_baseline_ = s.lost;
+      }
       return;
     }
     // The kernel may or may not count a trailing NUL in the payload.
@@ -581,15 +637,14 @@ class AuditBackend final : public Backend {
   }
 
   void emitDone() {
-    if (sink_ != nullptr && !sink_muted_) {
-      if (const uint64_t lost = assembler_.takeDiscarded()) sink_->reportSourceLoss(lost);
-    }
+    if (const uint64_t lost = assembler_.takeDiscarded()) reportLoss(lost);
     // The forks queued before these execs go first: a child's fork precedes its exec. The
     // exits read so far go after them, so a short process's exit follows its exec.
     const bool with_lifecycle = !done_.empty() && lifecycle_ != nullptr && sink_ != nullptr && !sink_muted_;
     if (with_lifecycle) readLifecycle(std::chrono::steady_clock::now());
     const bool replaying = replay_floor_ != 0 && std::chrono::steady_clock::now() < replay_until_;
     for (audit::ExecEvent& e : done_) {
+      parent_images_.forget(e.pid);  // it runs another image now, for the children it forks next
       if (sink_ == nullptr || sink_muted_ || e.pid == self_pid_) continue;
       if (replaying && e.serial <= replay_floor_) continue;  // already read from the multicast group
       if (e.serial > emitted_serial_max_) emitted_serial_max_ = e.serial;
@@ -607,8 +662,9 @@ class AuditBackend final : public Backend {
       r.args_complete = e.args_complete;
       r.has_cwd = e.has_cwd;
       r.cwd = std::move(e.cwd);
-      // Read now, while the parent most likely still runs the image that forked this one.
-      if (e.ppid > 0) r.parent_executable = linux_proc::executable(e.ppid);
+      // Read now, while the parent most likely still runs the image that forked this one. Only
+      // the connector tells when a pid's process ended: without it, every exec reads the link.
+      if (e.ppid > 0) r.parent_executable = lifecycle_ != nullptr ? parent_images_.executable(e.ppid) : linux_proc::executable(e.ppid);
       sink_->push(r);
     }
     done_.clear();
@@ -626,6 +682,8 @@ class AuditBackend final : public Backend {
   std::chrono::steady_clock::time_point lifecycle_next_read_{};
   // Exits read from the feed, pushed after the next execs or at the next read of the feed.
   std::vector<ProcessRecord> held_exits_;
+  // Parents' images, forgotten by the execs read here and the feed's ends and forks.
+  linux_proc::ExecutableCache parent_images_;
   const std::string rule_key_;  // "keysentry-<pid>-<n>": ours alone
   RecordSink* sink_ = nullptr;
   bool sink_muted_ = false;

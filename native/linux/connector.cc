@@ -76,10 +76,12 @@ class ConnectorReader final : public LifecycleFeed {
 
   int fd() const override { return sock_.get(); }
 
-  size_t drain(std::vector<ProcessRecord>& exits) override {
+  size_t drain(std::vector<ProcessRecord>& exits, linux_proc::ExecutableCache& images) override {
     held_exits_ = &exits;
+    images_ = &images;
     const size_t datagrams = drainAll();
     held_exits_ = nullptr;
+    images_ = nullptr;
     return datagrams;
   }
 
@@ -91,6 +93,7 @@ class ConnectorReader final : public LifecycleFeed {
       if (got < 0) {
         if (errno == ENOBUFS) {  // the socket overflowed: events lost, count unknown
           sink_->reportSourceLoss(1);
+          if (images_ != nullptr) images_->clear();  // an exit among them may have freed a pid
           continue;
         }
         return datagrams;
@@ -222,6 +225,7 @@ class ConnectorReader final : public LifecycleFeed {
       default:
         return;
     }
+    if (images_ != nullptr) images_->forget(r.subject.pid);  // ended, or a new process on a pid
     if (held_exits_ != nullptr) {
       if (r.kind == RecordKind::Exit) {
         // Bounded, so that the search below stays short whatever the fork rate.
@@ -264,7 +268,8 @@ class ConnectorReader final : public LifecycleFeed {
   const bool with_execs_;
   RecordSink* sink_ = nullptr;
   static constexpr size_t kMaxHeldExits = 256;
-  std::vector<ProcessRecord>* held_exits_ = nullptr;  // set during drain(exits)
+  std::vector<ProcessRecord>* held_exits_ = nullptr;  // set during drain()
+  linux_proc::ExecutableCache* images_ = nullptr;     // set during drain()
   Fd sock_;
   int64_t wall_minus_mono_ = 0;
   DatagramReader datagrams_{32, 4096};  // a datagram is one event (some 100 bytes)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "procfs.h"
 
 namespace keysentry {
 
@@ -26,7 +27,8 @@ class LifecycleFeed {
   // Exits are appended to `exits` for the caller to push later, after the execs it reads
   // next: the audit records of a short process can come after the connector saw it end.
   // A fork of a pid whose exit is still in `exits` (the pid was reused) pushes that exit first.
-  virtual size_t drain(std::vector<ProcessRecord>& exits) = 0;
+  // `images` forgets each process that ended or began, and everything when events were lost.
+  virtual size_t drain(std::vector<ProcessRecord>& exits, linux_proc::ExecutableCache& images) = 0;
 };
 
 // `lifecycle` (may be null: execs only) stays valid until the backend has stopped.

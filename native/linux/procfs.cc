@@ -161,6 +161,15 @@ bool cmdline(pid_t pid, std::vector<std::string>& args, bool& truncated) {
   return true;
 }
 
+const std::string& ExecutableCache::executable(pid_t pid) {
+  const auto known = images_.find(pid);
+  if (known != images_.end()) return known->second;
+  std::string image = linux_proc::executable(pid);
+  if (image.empty()) return unreadable_;
+  if (images_.size() >= kMaxEntries) images_.clear();
+  return images_.emplace(pid, std::move(image)).first->second;
+}
+
 uint64_t wallClockNs() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());

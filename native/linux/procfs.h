@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,24 @@ bool status(pid_t pid, Status& out);
 bool cmdline(pid_t pid, std::vector<std::string>& args, bool& truncated);
 
 uint64_t wallClockNs();
+
+// The images read from /proc/<pid>/exe, so that a parent of many children costs one readlink
+// instead of one per child. It is exactly as right as the reads it replaces only while its
+// owner forgets a pid whenever that pid's process execs, ends or is new (a fork: the pid may be
+// reused), and clears it whenever it may have missed one of those (lost records, a repair).
+class ExecutableCache {
+ public:
+  // The image of `pid`, read on a miss; empty (and not kept) when the link is unreadable.
+  const std::string& executable(pid_t pid);
+  void forget(pid_t pid) { images_.erase(pid); }
+  void clear() { images_.clear(); }
+
+ private:
+  // Live parents are a few hundred on most machines; beyond this, it starts over.
+  static constexpr size_t kMaxEntries = 4096;
+  std::unordered_map<pid_t, std::string> images_;
+  std::string unreadable_;
+};
 
 // Caps on what one record may carry from /proc or the audit stream: attacker-chosen argv
 // can reach 2 MiB per exec (MAX_ARG_STRLEN x many), far more than any rule reads.
