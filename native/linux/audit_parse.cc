@@ -149,6 +149,9 @@ void Assembler::add(int type, std::string_view text, std::vector<ExecEvent>& don
   }
   if (type == kEoe) {
     if (pending_.count(serial) != 0) finish(serial, done);
+    // Nothing waits: every serial kept for expiry is stale. Dropped here, since expire() runs
+    // only while an event waits: at one exec at a time it never ran, and order_ grew forever.
+    if (pending_.empty()) order_.clear();
     return;
   }
   Pending& p = pending(serial, time_ns);
