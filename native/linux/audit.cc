@@ -706,8 +706,9 @@ class AuditBackend final : public Backend {
   bool restore_enabled_ = false;
   int64_t restore_backlog_ = -1;
   std::vector<ExecRule> installed_;
-  // Rule-list replies may pack several messages into one datagram: 64 KiB each.
-  DatagramReader datagrams_{8, 65536};
+  // Rule-list replies may pack several messages into one datagram: 64 KiB each. 16 of them: an
+  // exec is 4 datagrams, and a read that fills every slot costs one more (empty) read.
+  DatagramReader datagrams_{16, 65536};
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "audit_parse.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace keysentry {
@@ -83,18 +84,21 @@ bool FieldReader::next(std::string_view& key, std::string_view& value, bool& quo
   return true;
 }
 
-std::string decodeUntrusted(std::string_view value, bool quoted) {
-  if (quoted) return std::string(value);
-  if (value == "(null)") return std::string();
-  std::string out;
-  if (value.size() % 2 != 0) return std::string(value);
-  out.reserve(value.size() / 2);
-  for (size_t i = 0; i < value.size(); i += 2) {
-    const int hi = hexDigit(value[i]), lo = hexDigit(value[i + 1]);
-    if (hi < 0 || lo < 0) return std::string(value);  // not hex after all: keep what was logged
-    out.push_back(static_cast<char>(hi * 16 + lo));
+size_t appendUntrusted(std::string& out, std::string_view value, bool quoted, size_t limit) {
+  if (!quoted && value == "(null)") return 0;
+  const bool hex = !quoted && value.size() % 2 == 0 &&
+                   std::all_of(value.begin(), value.end(), [](char c) { return hexDigit(c) >= 0; });
+  if (!hex) {  // quoted, or not hex after all: kept as logged
+    out.append(value.substr(0, std::min(value.size(), limit)));
+    return value.size();
   }
-  return out;
+  const size_t start = out.size();
+  const size_t len = std::min(value.size() / 2, limit);
+  out.resize(start + len);
+  for (size_t i = 0; i < len; ++i) {
+    out[start + i] = static_cast<char>(hexDigit(value[2 * i]) * 16 + hexDigit(value[2 * i + 1]));
+  }
+  return value.size() / 2;
 }
 
 bool isExecSyscall(uint32_t arch, int64_t syscall) {
@@ -145,6 +149,9 @@ void Assembler::add(int type, std::string_view text, std::vector<ExecEvent>& don
   }
   if (type == kEoe) {
     if (pending_.count(serial) != 0) finish(serial, done);
+    // Nothing waits: every serial kept for expiry is stale. Dropped here, since expire() runs
+    // only while an event waits: at one exec at a time it never ran, and order_ grew forever.
+    if (pending_.empty()) order_.clear();
     return;
   }
   Pending& p = pending(serial, time_ns);
@@ -160,7 +167,8 @@ void Assembler::add(int type, std::string_view text, std::vector<ExecEvent>& don
     bool quoted = false;
     while (fields.next(key, value, quoted)) {
       if (key == "cwd") {
-        p.event.cwd = decodeUntrusted(value, quoted);
+        p.event.cwd.clear();
+        appendUntrusted(p.event.cwd, value, quoted);
         p.event.has_cwd = true;
       }
     }
@@ -191,7 +199,8 @@ void Assembler::parseSyscall(Pending& p, std::string_view body) {
     } else if (key == "gid") {
       parseNumber(value, p.event.gid);
     } else if (key == "exe") {
-      p.event.exe = decodeUntrusted(value, quoted);
+      p.event.exe.clear();
+      appendUntrusted(p.event.exe, value, quoted);
     }
   }
   p.has_syscall = true;
@@ -223,13 +232,11 @@ void Assembler::parseExecve(Pending& p, std::string_view body) {
       parseNumber(value, p.chunked_len[index]);
       continue;
     }
-    std::string piece = decodeUntrusted(value, quoted);
-    if (p.arg_bytes + piece.size() > limits_.max_arg_bytes) {
-      p.event.args_complete = false;
-      piece.resize(limits_.max_arg_bytes - p.arg_bytes);
-    }
-    p.arg_bytes += piece.size();
-    args[index] += piece;
+    std::string& arg = args[index];
+    const size_t before = arg.size();
+    const size_t room = limits_.max_arg_bytes - p.arg_bytes;
+    if (appendUntrusted(arg, value, quoted, room) > room) p.event.args_complete = false;
+    p.arg_bytes += arg.size() - before;
     p.arg_seen[index] = true;
   }
 }

@@ -44,9 +44,10 @@ class FieldReader {
   std::string_view rest_;
 };
 
-// An untrusted-string field as the kernel logs it: "quoted" text, hex when the value has
-// spaces, quotes, control or non-ASCII bytes, or (null).
-std::string decodeUntrusted(std::string_view value, bool quoted);
+// Appends an untrusted-string field as the kernel logs it: "quoted" text, hex when the value
+// has spaces, quotes, control or non-ASCII bytes, or (null). Appends at most `limit` bytes and
+// returns the length of the whole decoded value. In place: no temporary string per argument.
+size_t appendUntrusted(std::string& out, std::string_view value, bool quoted, size_t limit = SIZE_MAX);
 
 // The syscall numbers that are an exec on the architecture an `arch=` field names.
 bool isExecSyscall(uint32_t arch, int64_t syscall);
