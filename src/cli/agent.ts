@@ -218,7 +218,8 @@ export function startAgent(options: AgentOptions): RunningAgent {
         // The new needles first: an exec only the new rules can match is not held back meanwhile.
         capture?.setUrgentText(next.urgentText);
         rules = next.rules;
-        log('info', `rules reloaded: ${next.rules.rules.length} rules; ${describeUrgency(next.urgentText)}`, { rules: next.rules.rules.length });
+        log('info', `rules reloaded: ${next.rules.rules.length} rules`, { rules: next.rules.rules.length });
+        if (capture !== undefined) log('info', describeUrgency(next.urgentText), { urgentText: next.urgentText });
         return { ok: true, rules: next.rules.rules.length };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
