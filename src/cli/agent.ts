@@ -125,15 +125,15 @@ function withMute(rules: CompiledRuleSet, mute: (event: EcsDocument) => boolean)
   };
 }
 
-/** Rules as the pipeline runs them, and the text an exec needs for any of them to match (null: none known). */
+/** Rules as the pipeline runs them, and the text an exec needs for any of them to match (undefined: none known). */
 interface AgentRules {
   rules: CompiledRuleSet;
-  urgentText: string[] | null;
+  urgentText: string[] | undefined;
 }
 
 /** How the capture treats execs under these rules, for the log. */
-function describeUrgency(urgentText: string[] | null): string {
-  if (urgentText === null) return 'every exec goes to the rules at once (a rule can match without any particular text)';
+function describeUrgency(urgentText: string[] | undefined): string {
+  if (urgentText === undefined) return 'every exec goes to the rules at once (a rule can match without any particular text)';
   if (urgentText.length === 0) return 'no exec is hurried (no rule can match)';
   return `execs holding one of ${urgentText.length} required texts go to the rules at once, the others within the quiet deadline (100 ms by default)`;
 }
@@ -164,7 +164,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
   const load = (): AgentRules => {
     const loaded = loadAgentRules(rulePaths);
     // Muting only takes matches away, so the unmuted rules' required text still covers every match.
-    return { rules: mute === undefined ? loaded : withMute(loaded, mute), urgentText: requiredText(loaded, recordText) ?? null };
+    return { rules: mute === undefined ? loaded : withMute(loaded, mute), urgentText: requiredText(loaded, recordText) };
   };
   const initial = load();
   let rules = initial.rules;
@@ -172,7 +172,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
 
   const live = typeof options.source === 'object' ? options.source : openLiveSource({ source: options.source ?? 'auto', urgentText: initial.urgentText });
   const capture = nativeCapture(live);
-  if (typeof options.source === 'object') capture?.setUrgentText(initial.urgentText);
+  if (typeof options.source === 'object') capture?.setUrgentText(initial.urgentText ?? null);
   const source = new WithoutOwnActivity(live);
   const host = options.host ?? localHostInfo();
   const counting = new CountingSinks(options.sinks);
@@ -216,7 +216,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
       try {
         const next = load();
         // The new needles first: an exec only the new rules can match is not held back meanwhile.
-        capture?.setUrgentText(next.urgentText);
+        capture?.setUrgentText(next.urgentText ?? null);
         rules = next.rules;
         log('info', `rules reloaded: ${next.rules.rules.length} rules`, { rules: next.rules.rules.length });
         if (capture !== undefined) log('info', describeUrgency(next.urgentText), { urgentText: next.urgentText });

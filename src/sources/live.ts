@@ -14,14 +14,10 @@ import type { BatchConsumer, EventSource, SourceItem, SourceStats } from './type
 
 export type LiveSourceChoice = 'auto' | 'audit' | 'connector' | 'es' | 'eslogger';
 
-export interface LiveSourceOptions extends Omit<NativeEventSourceOptions, 'backend' | 'urgentText'> {
+/** `urgentText` goes to the native backends (NativeAddonOptions.urgentText); eslogger has no such stage. */
+export interface LiveSourceOptions extends Omit<NativeEventSourceOptions, 'backend'> {
   source: LiveSourceChoice;
   platform?: NodeJS.Platform;
-  /**
-   * The native backends' urgent text (NativeAddonOptions.urgentText); null or absent: every
-   * exec is urgent. The eslogger source has no such stage and ignores it.
-   */
-  urgentText?: string[] | null;
 }
 
 const PLATFORM_SOURCES: Partial<Record<NodeJS.Platform, readonly LiveSourceChoice[]>> = {
@@ -31,8 +27,7 @@ const PLATFORM_SOURCES: Partial<Record<NodeJS.Platform, readonly LiveSourceChoic
 
 /** Starts capture, then scans the running processes: nothing that starts in between is missed. */
 export function openLiveSource(options: LiveSourceOptions): EventSource {
-  const { source: choice, platform = process.platform, urgentText, ...rest } = options;
-  const native = { ...rest, urgentText: urgentText ?? undefined };
+  const { source: choice, platform = process.platform, ...native } = options;
   const allowed = PLATFORM_SOURCES[platform] ?? [];
   if (!allowed.includes(choice)) {
     throw new BackendError(
