@@ -212,8 +212,7 @@ export class NativeEventSource implements EventSource {
     this.counts.records += decoded.records.length;
     this.pendingRecords += decoded.records.length;
     this.pending.push({ items, records: decoded.records.length });
-    if (this.push !== undefined) this.drain(this.push);
-    else this.wake?.();
+    this.handOut();
   }
 
   async *batches(): AsyncIterable<SourceItem[]> {
@@ -228,6 +227,12 @@ export class NativeEventSource implements EventSource {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
+  }
+
+  /** Gives what is pending (or the end) to whoever takes it: the pushed-to consumer, or a waiting batches(). */
+  private handOut(): void {
+    if (this.push !== undefined) this.drain(this.push);
+    else this.wake?.();
   }
 
   /** Hands each batch to `consume` inside the addon's delivery callback (see EventSource.deliver). */
@@ -294,8 +299,7 @@ export class NativeEventSource implements EventSource {
   /** Stops capture; batches already decoded are still handed out, then batches() or deliver() ends. */
   async stop(): Promise<void> {
     this.stopNow();
-    if (this.push !== undefined) this.drain(this.push);
-    else this.wake?.();
+    this.handOut();
   }
 
   private stopNow(): void {
