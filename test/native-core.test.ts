@@ -11,6 +11,7 @@ import type { ExecRecord } from '../src/model/records';
 import { decodeBatch } from '../src/sources/native-decode';
 import { BackendError, loadAddon, startAddonSource, type AddonSource, type UrgentTextProbe } from '../src/sources/native';
 import { REPO_ROOT } from './support/paths';
+import { foldedBytes } from './support/prefilter';
 import { prng } from './support/random';
 import { waitUntil } from './support/wait';
 
@@ -191,9 +192,8 @@ const PROBE_FIELDS = ['executable', 'preExecExecutable', 'parentExecutable', 'cw
 /** The reference: byte strings with ASCII letters lower-cased, and a substring search on them. */
 function referenceUrgent(needles: string[] | null, record: UrgentTextProbe): boolean {
   if (needles === null) return true;
-  const folded = (s: string | Buffer | undefined): Buffer => Buffer.from((typeof s === 'string' ? Buffer.from(s) : (s ?? Buffer.alloc(0))).map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b)));
-  const texts = [...PROBE_FIELDS.map((f) => record[f]), ...(record.args ?? [])].map(folded);
-  return needles.some((n) => texts.some((t) => t.includes(folded(n))));
+  const texts = [...PROBE_FIELDS.map((f) => record[f]), ...(record.args ?? [])].map((s) => foldedBytes(s ?? ''));
+  return needles.some((n) => texts.some((t) => t.includes(foldedBytes(n))));
 }
 
 /**

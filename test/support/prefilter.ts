@@ -27,9 +27,9 @@ export function prefilterUrgent(record: ExecRecord, needles: readonly string[]):
   return prefilterHits(record, needles).length > 0;
 }
 
-/** UTF-8 with the ASCII upper-case letters (bytes 0x41..0x5a) lowered: only those, as the native compare folds. */
-function foldedBytes(s: string): Buffer {
-  const bytes = Buffer.from(s, 'utf8');
+/** UTF-8 (or raw bytes) with the ASCII upper-case letters (0x41..0x5a) lowered: only those, as the native compare folds. */
+export function foldedBytes(s: string | Buffer): Buffer {
+  const bytes = Buffer.from(s);
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;
     if (b >= 0x41 && b <= 0x5a) bytes[i] = b | 0x20;
