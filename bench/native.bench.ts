@@ -10,20 +10,17 @@
  *    JavaScript for the same execs.
  * Needs root for the audit source; without it only the throughput figures are reported.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { decodeBatch } from '../src/sources/native-decode';
-import { NativeEventSource, startAddonSource } from '../src/sources/native';
+import { startAddonSource } from '../src/sources/native';
 import { opsPerSecond, percentile, type BenchResult } from './harness';
+import { machineExecs, sleep, startKeysentryRun, steadyExecs, threadSamples } from './live-agent';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const LATENCY_EXECS = 1000;
 const LATENCY_RATE = 100;
 /** 8 s rounds of load before the measured one (see liveAgent). */
 const MIN_WARM_UP_ROUNDS = 4;
 const MAX_WARM_UP_ROUNDS = 8;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const wallNs = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 
 /**
@@ -51,48 +48,9 @@ async function deliveredPerSecond(mode: 'batch' | 'per-event', windowMs: number)
   return { wall: n / dt, cpu: n / ((cpu.user + cpu.system) / 1e6) };
 }
 
-/**
- * CPU time of each thread of `pid` in ns (schedstat: on-CPU time at nanosecond resolution,
- * where stat's 10 ms ticks round a 3 s idle window to 0 or 0.33 % of a core).
- */
-function threadCpuNs(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.set(Number(tid), Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // The thread ended between the listing and the read: its time is lost either way.
-    }
-  }
-  return out;
-}
-
 function rssMb(pid: number): number {
   const rss = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(rss?.[1] ?? 0) / 1024;
-}
-
-/**
- * Runs `count` commands at a steady `perSecond` from a separate driver process, so that
- * spawning never delays this process's event loop (which timestamps the arrivals).
- */
-function steadyExecs(count: number, perSecond: number, file: string, argsPrefix: string[]): Promise<void> {
-  const driver = `
-    const { spawn } = require('node:child_process');
-    const [count, rate, file, ...prefix] = JSON.parse(process.argv[1]);
-    const t0 = Date.now(); let started = 0, exited = 0;
-    const next = () => {
-      while (started < count && Date.now() >= t0 + (started * 1000) / rate) {
-        const c = spawn(file, [...prefix, String(started++)], { stdio: 'ignore' });
-        c.once('exit', () => { if (++exited === count) process.exit(0); });
-      }
-      if (started < count) setTimeout(next, Math.max(0, t0 + (started * 1000) / rate - Date.now()));
-    };
-    next();`;
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['-e', driver, JSON.stringify([count, perSecond, file, ...argsPrefix])], { stdio: 'ignore' });
-    c.once('exit', () => resolve());
-  });
 }
 
 /**
@@ -101,44 +59,29 @@ function steadyExecs(count: number, perSecond: number, file: string, argsPrefix:
  * record in JavaScript for the same execs, seen by a second audit reader in this process.
  */
 async function liveAgent(): Promise<BenchResult[]> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'keysentry'), 'run', '--source', 'audit', '--rules', path.join(REPO_ROOT, 'rules', 'default')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const tag = `ks-bench-${process.pid}`;
   const alertMs: number[] = [];
   let partial = '';
-  child.stdout.on('data', (b: Buffer) => {
-    const now = wallNs();
-    const lines = (partial + b.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      const alert = JSON.parse(line) as { '@timestamp': string; process: { args: string[] } };
-      if (alert.process.args[2] !== tag) continue;
-      // '@timestamp' is the kernel's exec time (audit: millisecond resolution, truncated).
-      alertMs.push(Number(now - BigInt(Date.parse(alert['@timestamp'])) * 1_000_000n) / 1e6);
-    }
+  const agent = await startKeysentryRun({
+    onAlerts: (b) => {
+      const now = wallNs();
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const alert = JSON.parse(line) as { '@timestamp': string; process: { args: string[] } };
+        if (alert.process.args[2] !== tag) continue;
+        // '@timestamp' is the kernel's exec time (audit: millisecond resolution, truncated).
+        alertMs.push(Number(now - BigInt(Date.parse(alert['@timestamp'])) * 1_000_000n) / 1e6);
+      }
+    },
   });
-  const deadline = Date.now() + 15_000;
-  while (!/ready/.test(err)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`agent did not start: ${err}`);
-    await sleep(20);
-  }
-  const pid = child.pid as number;
+  const pid = agent.pid;
   // A second audit reader (this process): every exec of the machine, which the agent evaluates
   // too (the other users' execs come on top of the bench's 100/s), and exec -> record latency.
   const captureMs: number[] = [];
-  let machineExecs = 0;
-  const reader = new NativeEventSource({ backend: 'audit' });
-  const reading = (async () => {
-    for await (const batch of reader.batches()) {
-      const now = wallNs();
-      for (const item of batch) {
-        if (item.kind !== 'record' || item.record.kind !== 'exec') continue;
-        machineExecs++;
-        if (item.record.args[2] === tag) captureMs.push(Number(now - item.record.timeNs) / 1e6);
-      }
-    }
-  })();
+  const execs = machineExecs((record) => {
+    if (record.args[2] === tag) captureMs.push(Number(wallNs() - record.timeNs) / 1e6);
+  });
   await sleep(1000); // start-up (rule compilation, seed) is not the steady state
   interface AgentCost {
     /** % of a core: the whole agent, its event loop (the main thread: tid = pid), and every other thread (capture, flusher, V8's). */
@@ -150,21 +93,21 @@ async function liveAgent(): Promise<BenchResult[]> {
     execs: number;
   }
   const measure = async (work: () => Promise<void>): Promise<AgentCost> => {
-    const before = threadCpuNs(pid);
-    const execs0 = machineExecs;
+    const before = threadSamples(pid);
+    const execs0 = execs.count();
     const t0 = process.hrtime.bigint();
     await work();
-    const after = threadCpuNs(pid);
+    const after = threadSamples(pid);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     let mainNs = 0;
     let otherNs = 0;
     // A thread started inside the window counts from 0, i.e. its whole (in-window) life.
-    for (const [tid, ns] of after) {
-      if (tid === pid) mainNs += ns - (before.get(tid) ?? 0);
-      else otherNs += ns - (before.get(tid) ?? 0);
+    for (const [tid, { cpuNs }] of after) {
+      if (tid === pid) mainNs += cpuNs - (before.get(tid)?.cpuNs ?? 0);
+      else otherNs += cpuNs - (before.get(tid)?.cpuNs ?? 0);
     }
     const percent = (ns: number): number => (ns / 1e9 / seconds) * 100;
-    return { cpu: percent(mainNs + otherNs), mainCpu: percent(mainNs), otherCpu: percent(otherNs), rssMb: rssMb(pid), execs: machineExecs - execs0 };
+    return { cpu: percent(mainNs + otherNs), mainCpu: percent(mainNs), otherCpu: percent(otherNs), rssMb: rssMb(pid), execs: execs.count() - execs0 };
   };
   const idle = await measure(() => sleep(3000));
   // A daemon runs for days: its cost is the steady state, after V8 has compiled the pipeline
@@ -186,10 +129,8 @@ async function liveAgent(): Promise<BenchResult[]> {
 
   await steadyExecs(LATENCY_EXECS, LATENCY_RATE, '/bin/cat', [`/Users/alice/Library/Keychains/${tag}.keychain-db`, tag]);
   await sleep(500);
-  await reader.stop();
-  await reading;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await execs.stop();
+  await agent.stop();
   alertMs.sort((a, b) => a - b);
   captureMs.sort((a, b) => a - b);
   return [
