@@ -309,7 +309,9 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
     const sh = fs.realpathSync('/bin/sh');
     const python = fs.realpathSync('/usr/bin/python3');
     // Started before the source: its image is read from /proc, as it was never seen to exec.
-    const older = spawn('/bin/sh', ['-c', `read line; /bin/true ${tag}older; sleep 0.2`], { stdio: ['pipe', 'ignore', 'ignore'] });
+    // Each shell below ends on a builtin (`:`): dash execs a script's last command in place, and a
+    // shell that became `sleep` right after its child's exec would no longer be the parent's image.
+    const older = spawn('/bin/sh', ['-c', `read line; /bin/true ${tag}older; sleep 0.2; :`], { stdio: ['pipe', 'ignore', 'ignore'] });
     const source = new NativeEventSource({ backend: 'audit' });
     const { records, done } = execsTagged(source, tag);
     const find = (name: string): ExecRecord | undefined => records.find((r) => r.args[1] === tag + name);
@@ -330,7 +332,7 @@ describe('audit capture: what the kernel leaves out, and the parents\' images (r
       const first = spawn(python, ['-c', `import subprocess, time; subprocess.run(['/bin/true', '${tag}pid-${attempt}-first']); time.sleep(0.2)`], { stdio: 'ignore' });
       const pid = first.pid ?? -1;
       await exited(first);
-      const reuse = spawn('/bin/sh', ['-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; ( /bin/true ${tag}pid-${attempt}-reused; sleep 0.2 ); :`], { stdio: 'ignore' });
+      const reuse = spawn('/bin/sh', ['-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid; ( /bin/true ${tag}pid-${attempt}-reused; sleep 0.2; : ); :`], { stdio: 'ignore' });
       await exited(reuse);
       await waitUntil(() => find(`pid-${attempt}-first`) !== undefined && find(`pid-${attempt}-reused`) !== undefined, 5000);
       assert.equal(find(`pid-${attempt}-first`)?.parentExecutable, python);
