@@ -98,10 +98,13 @@ export async function startKeysentryRun(options: { addon?: string; onAlerts?: (c
   };
 }
 
-/** A second audit reader in this process: counts the machine's execs, and shows each to `onExec` as it arrives. */
-export function machineExecs(onExec?: (record: ExecRecord) => void): { count: () => number; stop: () => Promise<void> } {
+/**
+ * A second reader of the machine's execs in this process (audit, or the process connector, whose
+ * records carry the kernel's exact exec time): counts them, and shows each to `onExec` as it arrives.
+ */
+export function machineExecs(onExec?: (record: ExecRecord) => void, backend: 'audit' | 'connector' = 'audit'): { count: () => number; stop: () => Promise<void> } {
   let execs = 0;
-  const reader = new NativeEventSource({ backend: 'audit' });
+  const reader = new NativeEventSource({ backend });
   const reading = (async () => {
     for await (const batch of reader.batches()) {
       for (const item of batch) {
