@@ -96,6 +96,33 @@ describe('delivery spool', () => {
     assert.deepEqual(seqs, [1, 2, ...range(4, 61)]);
     await spool.close();
   });
+  it('counts alerts evicted unacknowledged as dropped until an ack shows the collector had them', async () => {
+    const dir = path.join(tempDir('spool'), 'spool');
+    const spool = await Spool.open({ dir, maxBytes: 8 * 1024, segmentBytes: 4096 });
+    const payload = 'x'.repeat(200);
+    await spool.append({ i: 0, payload });
+    await spool.ack(1);
+    // Sent (say) but not acknowledged: the spool fills up and its oldest segments go.
+    for (let i = 1; i <= 80; i++) await spool.append({ i, payload });
+    const evicted = spool.stats().dropped;
+    const oldest = (await spool.read(1, 1, 1 << 20))[0]?.seq ?? 0;
+    assert.ok(evicted > 0, 'segments were evicted');
+    assert.equal(evicted, oldest - 2, 'every unacknowledged sequence below the oldest kept one counts once; the acked one does not');
+    // The collector acknowledges part of what was evicted, then all of it and more.
+    await spool.ack(5);
+    assert.equal(spool.stats().dropped, evicted - 4);
+    await spool.ack(oldest + 3);
+    assert.equal(spool.stats().dropped, 0);
+    // A later eviction counts again, and an ack short of it credits nothing.
+    for (let i = 81; i <= 200; i++) await spool.append({ i, payload });
+    const again = spool.stats().dropped;
+    const oldestNow = (await spool.read(1, 1, 1 << 20))[0]?.seq ?? 0;
+    assert.equal(again, oldestNow - (oldest + 4));
+    await spool.ack(oldest + 3);
+    assert.equal(spool.stats().dropped, again);
+    await spool.close();
+  });
+
   it('reads records larger than the batch window, and replaces an alert over the record cap by a stub that says so', async () => {
     const dir = path.join(tempDir('spool'), 'spool');
     const spool = await Spool.open({ dir, maxBytes: 4 << 20, maxRecordBytes: 300_000 });

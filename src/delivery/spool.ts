@@ -49,7 +49,11 @@ export interface SpoolStats {
   depth: number;
   bytes: number;
   segments: number;
-  /** Alerts removed unsent because the spool was full, since this process started. */
+  /**
+   * Alerts removed unacknowledged because the spool was full, since this process started, less
+   * those the collector acknowledged afterwards: an alert sent before its segment went and
+   * acknowledged after was delivered, not dropped.
+   */
   dropped: number;
   /** Alerts replaced by a stub because they exceeded maxRecordBytes. */
   truncated: number;
@@ -204,6 +208,11 @@ export class Spool extends EventEmitter {
   private metaDirty = false;
   private closed = false;
   private counters = { dropped: 0, truncated: 0, damaged: 0 };
+  /**
+   * The sequences counted in `dropped` that an ack may yet show delivered. One range: segments go
+   * oldest first and the ack is cumulative, so what was evicted unacknowledged is contiguous.
+   */
+  private evictedUnacked: { from: number; to: number } | null = null;
 
   private constructor(opts: SpoolOptions) {
     super();
@@ -292,6 +301,7 @@ export class Spool extends EventEmitter {
     return this.serialize(async () => {
       if (seq <= this.meta.acked) return;
       this.meta.acked = Math.min(seq, this.nextSeq - 1);
+      this.creditDelivered(this.meta.acked);
       this.metaDirty = true;
       this.tail.dropThrough(this.meta.acked);
       await this.removeAcked();
@@ -307,6 +317,7 @@ export class Spool extends EventEmitter {
   renumberAfter(seq: number): Promise<void> {
     return this.serialize(async () => {
       if (seq < this.nextSeq) return;
+      this.evictedUnacked = null; // the collector's sequences up to `seq` are not ours: that ack shows nothing delivered
       const unacked = await this.readEntries(this.meta.acked + 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       const stale = new Set(this.segments.map((s) => s.file));
       this.tail.dropThrough(Number.MAX_SAFE_INTEGER);
@@ -507,10 +518,22 @@ export class Spool extends EventEmitter {
   private async enforceBound(): Promise<void> {
     while (this.totalBytes > this.maxBytes && this.segments.length > 1) {
       const oldest = this.segments[0] as Segment;
-      const unacked = oldest.count === 0 ? 0 : Math.max(0, oldest.lastSeq - Math.max(this.meta.acked, oldest.firstSeq - 1));
-      this.counters.dropped += unacked;
+      const from = Math.max(this.meta.acked, oldest.firstSeq - 1) + 1;
+      if (oldest.count > 0 && oldest.lastSeq >= from) {
+        this.counters.dropped += oldest.lastSeq - from + 1;
+        this.evictedUnacked = { from: this.evictedUnacked?.from ?? from, to: oldest.lastSeq };
+      }
       await this.removeOldest();
     }
+  }
+
+  /** An ack through `acked` covering alerts counted as dropped: they reached the collector. */
+  private creditDelivered(acked: number): void {
+    const evicted = this.evictedUnacked;
+    if (evicted === null || acked < evicted.from) return;
+    const through = Math.min(acked, evicted.to);
+    this.counters.dropped -= through - evicted.from + 1;
+    this.evictedUnacked = through === evicted.to ? null : { from: through + 1, to: evicted.to };
   }
 
   private async removeOldest(): Promise<void> {
