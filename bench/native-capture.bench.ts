@@ -21,17 +21,25 @@ interface ThreadCost {
   wakeUps: number;
 }
 
-/** CPU and wake-ups of a process's threads, the addon's capture threads (named ks-*) apart. */
-function costs(pid: number): { capture: ThreadCost; all: ThreadCost } {
+interface Costs {
+  capture: ThreadCost;
+  audit: ThreadCost;
+  all: ThreadCost;
+}
+
+/** CPU and wake-ups of a process's threads, the addon's capture threads (named ks-*) and of them the audit thread apart. */
+function costs(pid: number): Costs {
   const capture = { cpuNs: 0, wakeUps: 0 };
+  const audit = { cpuNs: 0, wakeUps: 0 };
   const all = { cpuNs: 0, wakeUps: 0 };
   for (const t of threadSamples(pid).values()) {
-    for (const sum of t.comm.startsWith('ks-') ? [capture, all] : [all]) {
+    const sums = t.comm === 'ks-audit' ? [audit, capture, all] : t.comm.startsWith('ks-') ? [capture, all] : [all];
+    for (const sum of sums) {
       sum.cpuNs += t.cpuNs;
       sum.wakeUps += t.wakeUps;
     }
   }
-  return { capture, all };
+  return { capture, audit, all };
 }
 
 /** `count` runs of /bin/true at RATE per second. */
@@ -43,26 +51,32 @@ function steadyTrue(count: number): Promise<void> {
  * Two builds of the addon in the same window (KEYSENTRY_CAPTURE_AB="A.node,B.node"): one agent
  * each, both reading the multicast group beside this process's reader (started first: the audit
  * daemon), over the same execs, so the machine's other load falls on both alike. Per exec the
- * machine ran.
+ * machine ran; the capture threads together, and the audit thread (ks-audit) alone.
  */
 async function sideBySide(addons: [string, string]): Promise<BenchResult[]> {
   const execs = machineExecs();
   await sleep(300);
   const agents = [await startKeysentryRun({ addon: addons[0] }), await startKeysentryRun({ addon: addons[1] })];
   await steadyTrue(200);
-  const before = agents.map((a) => costs(a.pid).capture);
+  const before = agents.map((a) => costs(a.pid));
   const execs0 = execs.count();
   await steadyTrue(EXECS);
   await sleep(200);
-  const after = agents.map((a) => costs(a.pid).capture);
+  const after = agents.map((a) => costs(a.pid));
   const seen = execs.count() - execs0;
   for (const agent of agents) await agent.stop();
   await execs.stop();
-  const [a, b] = [0, 1].map((i) => ({ cpuUs: (after[i].cpuNs - before[i].cpuNs) / seen / 1000, wakeUps: (after[i].wakeUps - before[i].wakeUps) / seen }));
+  const perExec = (agent: number, which: 'capture' | 'audit'): { cpuUs: number; wakeUps: number } => {
+    const [from, to] = [before[agent], after[agent]] as [Costs, Costs];
+    return { cpuUs: (to[which].cpuNs - from[which].cpuNs) / seen / 1000, wakeUps: (to[which].wakeUps - from[which].wakeUps) / seen };
+  };
+  const [a, b, auditA, auditB] = [perExec(0, 'capture'), perExec(1, 'capture'), perExec(0, 'audit'), perExec(1, 'audit')];
   const [nameA, nameB] = addons.map((f) => path.basename(f));
   return [
     { name: `native: capture CPU per exec seen, ${nameA} beside ${nameB} (${seen} execs)`, value: a.cpuUs, unit: 'µs', baseline: { name: nameB, value: b.cpuUs } },
     { name: `native: capture wake-ups per exec seen, ${nameA} beside ${nameB}`, value: a.wakeUps, unit: 'wake-ups', baseline: { name: nameB, value: b.wakeUps } },
+    { name: "native: ... of it ks-audit's CPU per exec seen", value: auditA.cpuUs, unit: 'µs', baseline: { name: nameB, value: auditB.cpuUs } },
+    { name: "native: ... of it ks-audit's wake-ups per exec seen", value: auditA.wakeUps, unit: 'wake-ups', baseline: { name: nameB, value: auditB.wakeUps } },
   ];
 }
 

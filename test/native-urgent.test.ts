@@ -12,6 +12,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { ExecRecord } from '../src/model/records';
 import { NativeEventSource } from '../src/sources/native';
 import { waitUntil } from './support/wait';
@@ -114,6 +115,32 @@ describe('urgent text on the audit backend (root)', function () {
     assert.ok(a.waitedMs < AT_ONCE_MS, `the urgent exec waited ${a.waitedMs} ms`);
     assert.deepEqual(arrivals.filter((x) => x.batch === a.batch).map((x) => x.label), [lone], 'alone among the tagged execs');
     process.stdout.write(`      (quiet execs waited ${got.map((x) => x.waitedMs).join(', ')} ms; the urgent one ${a.waitedMs} ms)\n`);
+  });
+
+  it('wakes the flusher about once per quiet delay while quiet records keep coming', async function () {
+    this.timeout(3 * 60_000);
+    open([hot]);
+    const flusherWakeUps = (): number => {
+      for (const tid of fs.readdirSync('/proc/self/task')) {
+        if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'ks-flusher') continue;
+        return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1]);
+      }
+      throw new Error('no ks-flusher thread');
+    };
+    await run('warm-up');
+    await sleep(QUIET_MS / 2);
+    const periods = 8;
+    const [w0, t0] = [flusherWakeUps(), Date.now()];
+    for (let i = 0; Date.now() - t0 < periods * QUIET_MS; i++) {
+      await run(`steady-${i}`);
+      await sleep(20);
+    }
+    const woken = flusherWakeUps() - w0;
+    process.stdout.write(`      (${woken} flusher wake-ups over ${periods} quiet delays of steady quiet execs)\n`);
+    // Each nap's end sends what came during the nap. Before, the flusher slept again until that
+    // batch's own deadline, a few ms later: two wake-ups per quiet delay.
+    assert.ok(woken <= 1.4 * periods + 2, `${woken} flusher wake-ups over ${periods} quiet delays`);
+    assert.equal(urgentCount(), 0);
   });
 
   it('sends a quiet exec pushed before an urgent one in the urgent one’s batch, before it', async () => {

@@ -161,8 +161,13 @@ void CaptureSession::sendSealed(std::unique_lock<std::mutex>& lock) {
 void CaptureSession::flushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t appended_when_looked = appended_;
+  Clock::time_point nap_ends = Clock::time_point::max();
   while (!closed_) {
     const Clock::time_point now = Clock::now();
+    // A nap's end: what was pushed during the nap goes now, a little before its quiet deadline
+    // (the nap began before the first of it), which would cost a second wake-up per nap.
+    if (now >= nap_ends && !queue_.openEmpty() && !queue_.hasSealed()) sealOpen(now);
+    nap_ends = Clock::time_point::max();
     advance(now, lock);
     if (!queue_.openEmpty() && !queue_.hasSealed()) {
       flusher_wakes_at_ = queue_.due(options_.flush_delay, options_.quiet_flush_delay);
@@ -172,6 +177,7 @@ void CaptureSession::flushLoop() {
       // urgent exec's earlier deadline wakes it (advance()). An open batch left over while no
       // slot is free is the JavaScript thread's to advance when it frees one.
       flusher_wakes_at_ = now + options_.quiet_flush_delay;
+      nap_ends = flusher_wakes_at_;
     } else {
       flusher_wakes_at_ = Clock::time_point::max();  // quiet: the next push wakes it
     }

@@ -88,10 +88,13 @@ std::vector<uint8_t> ruleData(const ExecRule& rule, const std::string& key) {
   return data;
 }
 
-// Leaves in the kernel every event record the assembler does not read: of an exec's eight
-// (SYSCALL, EXECVE, CWD, two PATH, BPRM_FCAPS, PROCTITLE, EOE) only four reach the socket, and
+// Leaves in the kernel every event record the assembler does not need: of an exec's eight
+// (SYSCALL, EXECVE, CWD, two PATH, BPRM_FCAPS, PROCTITLE, EOE) only three reach the socket, and
 // none of the machine's other records (user messages, AVCs, other rules' PATHs): fewer datagrams
-// queued, copied and parsed, and fewer wake-ups. Replies (types below AUDIT_FIRST_USER_MSG) pass.
+// queued, copied and parsed, and fewer wake-ups. The EOE is left there too: the CWD before it
+// ends the exec (Assembler::add), and kauditd often sent the EOE after the thread had read the
+// rest, a wake-up of its own for a record that carries nothing. Replies (types below
+// AUDIT_FIRST_USER_MSG) pass.
 // A kernel that refuses the filter costs only those datagrams: Assembler::add skips them too.
 void filterRecordsInKernel(int fd) {
   constexpr uint32_t kType = offsetof(nlmsghdr, nlmsg_type);
@@ -108,13 +111,12 @@ void filterRecordsInKernel(int fd) {
       BPF_STMT(BPF_MISC | BPF_TAX, 0),                                  // 2
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeLow),                     // 3
       BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),                            // 4: A = nlmsg_type
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, AUDIT_FIRST_USER_MSG, 0, 5),  // 5: a reply: ACCEPT
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kSyscall, 4, 0),       // 6
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kExecve, 3, 0),        // 7
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kCwd, 2, 0),           // 8
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kEoe, 1, 0),           // 9
-      BPF_STMT(BPF_RET | BPF_K, 0),                                     // 10: DROP
-      BPF_STMT(BPF_RET | BPF_K, kAccept),                               // 11: ACCEPT
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, AUDIT_FIRST_USER_MSG, 0, 4),  // 5: a reply: ACCEPT
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kSyscall, 3, 0),       // 6
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kExecve, 2, 0),        // 7
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit::kCwd, 1, 0),           // 8
+      BPF_STMT(BPF_RET | BPF_K, 0),                                     // 9: DROP
+      BPF_STMT(BPF_RET | BPF_K, kAccept),                               // 10: ACCEPT
   };
   sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
   ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
@@ -707,7 +709,7 @@ class AuditBackend final : public Backend {
   int64_t restore_backlog_ = -1;
   std::vector<ExecRule> installed_;
   // Rule-list replies may pack several messages into one datagram: 64 KiB each. 16 of them: an
-  // exec is 4 datagrams, and a read that fills every slot costs one more (empty) read.
+  // exec is 3 datagrams, and a read that fills every slot costs one more (empty) read.
   DatagramReader datagrams_{16, 65536};
 };
 

@@ -148,17 +148,20 @@ void Assembler::add(int type, std::string_view text, std::vector<ExecEvent>& don
     return;
   }
   if (type == kEoe) {
+    // Only from a kernel that refused the socket filter: an exec without a CWD record ends here.
     if (pending_.count(serial) != 0) finish(serial, done);
-    // Nothing waits: every serial kept for expiry is stale. Dropped here, since expire() runs
-    // only while an event waits: at one exec at a time it never ran, and order_ grew forever.
-    if (pending_.empty()) order_.clear();
+    forgetOrderWhenIdle();
     return;
   }
   Pending& p = pending(serial, time_ns);
-  // Another rule's event (shared audit): kept only so its EOE and later records find it.
-  if (p.has_syscall && !p.is_exec) return;
   if (type == kSyscall) {
     parseSyscall(p, body);
+    // Another rule's event (shared audit). Its SYSCALL comes first, and of its later records
+    // only a CWD passes the socket filter, which then ends a pending event without a SYSCALL.
+    if (!p.is_exec) {
+      pending_.erase(serial);
+      forgetOrderWhenIdle();
+    }
   } else if (type == kExecve) {
     parseExecve(p, body);
   } else {
@@ -172,7 +175,19 @@ void Assembler::add(int type, std::string_view text, std::vector<ExecEvent>& don
         p.event.has_cwd = true;
       }
     }
+    // The kernel writes an exec's records in one order (kernel/auditsc.c, audit_log_exit()):
+    // SYSCALL, every EXECVE, CWD, then PATH, PROCTITLE and EOE, which the socket filter drops.
+    // So the CWD is the last record of an exec that reaches us: the event is whole, and
+    // waiting for its EOE (often a wake-up of its own) would only add one.
+    finish(serial, done);
+    forgetOrderWhenIdle();
   }
+}
+
+void Assembler::forgetOrderWhenIdle() {
+  // Nothing waits: every serial kept for expiry is stale. Dropped here, since expire() runs
+  // only while an event waits: at one exec at a time it never ran, and order_ grew forever.
+  if (pending_.empty()) order_.clear();
 }
 
 void Assembler::parseSyscall(Pending& p, std::string_view body) {
@@ -270,7 +285,7 @@ void Assembler::expire(Clock::time_point now, std::vector<ExecEvent>& done) {
     }
     if (now - it->second.created < limits_.timeout) break;
     const Pending& p = it->second;
-    // No EOE came: an exec whose SYSCALL and EXECVE both arrived is still worth reporting;
+    // No CWD came: an exec whose SYSCALL and EXECVE both arrived is still worth reporting;
     // one that lost either half is counted, and another rule's event is simply forgotten.
     if (p.has_syscall && p.is_exec && p.argc >= 0) {
       finish(order_.front(), done);

@@ -1,6 +1,7 @@
 // Parsing of kernel audit records (text after the netlink header) and reassembly of the
-// records of one exec (SYSCALL, EXECVE..., CWD, ..., EOE share a serial and may arrive
-// interleaved with other events' records). Pure code: no sockets, no /proc.
+// records of one exec (SYSCALL, EXECVE..., CWD share a serial, come in that order, and may
+// arrive interleaved with other events' records; the CWD ends the exec). Pure code: no
+// sockets, no /proc.
 #pragma once
 
 #include <chrono>
@@ -97,6 +98,7 @@ class Assembler {
   void parseSyscall(Pending& p, std::string_view body);
   void parseExecve(Pending& p, std::string_view body);
   void finish(uint64_t serial, std::vector<ExecEvent>& done);
+  void forgetOrderWhenIdle();
   bool complete(const Pending& p) const;
 
   const Limits limits_;

@@ -103,7 +103,7 @@ std::string errnoText(int err);
 void setReceiveBuffer(int fd, int bytes);
 
 // Receives the datagrams queued on a socket, several per system call (recvmmsg): each
-// audit record is a datagram of its own, and an exec is four of them (audit.cc leaves its
+// audit record is a datagram of its own, and an exec is three of them (audit.cc leaves its
 // other records in the kernel).
 class DatagramReader {
  public:
