@@ -34,6 +34,8 @@ interface Outcome {
   execs: Completed[];
   idle: boolean;
   discarded: number;
+  /** Serials the assembler keeps for expiry. */
+  tracked: number;
 }
 
 const stamp = (serial: number): string => `audit(1796318171.250:${serial}):`;
@@ -73,8 +75,8 @@ describe('audit record assembly (the production parser, compiled with a driver)'
     const run = spawnSync(driver, [], { input: records.join('\n') + '\n', encoding: 'utf8' });
     assert.equal(run.status, 0, `driver failed: ${run.stderr}`);
     const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const last = lines.pop() as { idle: boolean; discarded: number };
-    return { execs: lines as unknown as Completed[], idle: last.idle, discarded: last.discarded };
+    const last = lines.pop() as { idle: boolean; discarded: number; tracked: number };
+    return { execs: lines as unknown as Completed[], idle: last.idle, discarded: last.discarded, tracked: last.tracked };
   }
 
   it('an exec is whole at its CWD: it completes there, with every field, and its EOE adds nothing', () => {
@@ -138,6 +140,20 @@ describe('audit record assembly (the production parser, compiled with a driver)'
     assert.deepEqual(out.execs.map((e) => [e.line, e.pid, e.hasCwd]), [[2, 800, false]]);
     assert.equal(out.discarded, 0);
     assert.ok(out.idle);
+  });
+
+  it('keeps no serial of what it finished: 5,000 execs one after another (and other rules\' events between) leave nothing tracked', () => {
+    const records: string[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const serial = 1_000 + 2 * i;
+      records.push(execSyscall(serial, 400 + (i % 1000)), execve(serial, 'argc=1 a0="/bin/true"'), cwd(serial, '/'));
+      records.push(otherSyscall(serial + 1, 257), cwd(serial + 1, '/'));
+    }
+    const out = assemble(records);
+    assert.equal(out.execs.length, 5_000);
+    assert.ok(out.idle);
+    // Before the fix, each exec left its serial on the expiry list for good: 5,000 here.
+    assert.equal(out.tracked, 0);
   });
 
   it('an exec whose SYSCALL was lost yields nothing and leaves nothing pending', () => {

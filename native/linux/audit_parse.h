@@ -80,6 +80,8 @@ class Assembler {
   }
   // Records that did not parse (malformed text from a kernel we do not know).
   uint64_t malformed() const { return malformed_; }
+  // Serials kept for expiry: bounded by the events pending, whatever the number assembled.
+  size_t trackedSerials() const { return order_.size(); }
 
  private:
   struct Pending {

@@ -2,7 +2,7 @@
 // addon compiles) over records read from stdin, for test/native-audit-assembly.test.ts.
 // Input, one per line: "<record type> <record text>", or "expire" (expire() an hour from now).
 // Output: after each input line, one JSON line per exec it completed ({"line": N, ...});
-// at the end of the input, {"idle": ..., "discarded": ...}.
+// at the end of the input, {"idle": ..., "discarded": ..., "tracked": ...}.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -61,6 +61,7 @@ int main() {
     for (const ExecEvent& e : done) print(line, e);
     done.clear();
   }
-  std::cout << "{\"idle\":" << (assembler.idle() ? "true" : "false") << ",\"discarded\":" << assembler.takeDiscarded() << "}\n";
+  std::cout << "{\"idle\":" << (assembler.idle() ? "true" : "false") << ",\"discarded\":" << assembler.takeDiscarded()
+            << ",\"tracked\":" << assembler.trackedSerials() << "}\n";
   return 0;
 }
