@@ -130,16 +130,22 @@ describe('urgent text on the audit backend (root)', function () {
     await run('warm-up');
     await sleep(QUIET_MS / 2);
     const periods = 8;
-    const [w0, t0] = [flusherWakeUps(), Date.now()];
-    for (let i = 0; Date.now() - t0 < periods * QUIET_MS; i++) {
-      await run(`steady-${i}`);
-      await sleep(20);
+    // A loaded machine only adds wake-ups (the flusher waiting for the session's lock while the
+    // JavaScript thread holds it counts as one): the fewest of three tries is the flusher's own.
+    const tries: number[] = [];
+    for (let attempt = 0; attempt < 3 && !(tries.length > 0 && Math.min(...tries) <= 1.4 * periods + 2); attempt++) {
+      const [w0, t0] = [flusherWakeUps(), Date.now()];
+      for (let i = 0; Date.now() - t0 < periods * QUIET_MS; i++) {
+        await run(`steady-${attempt}-${i}`);
+        await sleep(20);
+      }
+      tries.push(flusherWakeUps() - w0);
     }
-    const woken = flusherWakeUps() - w0;
-    process.stdout.write(`      (${woken} flusher wake-ups over ${periods} quiet delays of steady quiet execs)\n`);
+    const woken = Math.min(...tries);
+    process.stdout.write(`      (${tries.join(', ')} flusher wake-ups over ${periods} quiet delays of steady quiet execs)\n`);
     // Each nap's end sends what came during the nap. Before, the flusher slept again until that
     // batch's own deadline, a few ms later: two wake-ups per quiet delay.
-    assert.ok(woken <= 1.4 * periods + 2, `${woken} flusher wake-ups over ${periods} quiet delays`);
+    assert.ok(woken <= 1.4 * periods + 2, `${tries.join(', ')} flusher wake-ups over ${periods} quiet delays`);
     assert.equal(urgentCount(), 0);
   });
 
