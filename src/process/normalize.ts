@@ -377,8 +377,8 @@ const QUOTING = ['\\', "'", '"'];
  * itself; KELVIN SIGN (a k under case folding); a letter of the word but its last followed by a quoting character,
  * which a spelling split by quotes or backslashes (Key''chain, Key\chain) must hold at its first split; the scheme
  * of a percent-encoded `file:` URL. Text with none of them gets no path fields. The capture's prefilter keeps an
- * exec urgent when its record holds one of them (src/process/record-text.ts), and the two searches below are built
- * from this list, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv
+ * exec urgent when its record holds one of them (src/process/record-text.ts), and textMayNameKeychain answers yes
+ * only when one of them is there, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv
  * joined by spaces lies in one argument.
  */
 export const KEYCHAIN_HINTS: readonly string[] = [
@@ -389,29 +389,30 @@ export const KEYCHAIN_HINTS: readonly string[] = [
 ];
 
 /**
- * The word as a literal (irregexp's Boyer-Moore skip), the other hints as an alternation of short literals: no
- * quantifier, nothing to backtrack into, so both searches are linear. The `i` flag without `u` folds ASCII only,
- * as the prefilter compares.
+ * The word as a literal (irregexp's Boyer-Moore skip) and the scheme: no quantifier, no alternative, nothing to
+ * backtrack into, so both searches are linear. The `i` flag without `u` folds ASCII only, as the prefilter compares.
  */
 const KEYCHAIN_LITERAL = new RegExp(escapeRegExp(KEYCHAIN_WORD), 'gi');
-const CLOSER_LOOK = new RegExp(KEYCHAIN_HINTS.filter((h) => h !== KEYCHAIN_WORD).map(escapeRegExp).join('|'), 'gi');
 const FILE_SCHEME = /file:/gi;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
-/** `from`: where to start looking (past argv[0], which names the image, not a file it reads). */
+/**
+ * `from`: where to start looking (past argv[0], which names the image, not a file it reads). A yes implies a hint:
+ * the word; a spelling split by quoting, whose first split is a hint; KELVIN SIGN; `file:`.
+ */
 function textMayNameKeychain(text: string, from = 0): boolean {
-  KEYCHAIN_LITERAL.lastIndex = from;
-  if (KEYCHAIN_LITERAL.test(text)) return true;
-  CLOSER_LOOK.lastIndex = from;
-  if (!CLOSER_LOOK.test(text)) return false;
-  if (text.indexOf('\u212A', from) >= 0) return true;
-  // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
-  if (QUOTING.some((q) => text.indexOf(q, from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
-    if (mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
+  // The word and its quoted or escaped spellings hold its y. Most command lines hold none (in either case): two
+  // native searches rule both out, where a search for every hint costs several times more on a long line.
+  if (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0) {
+    KEYCHAIN_LITERAL.lastIndex = from;
+    if (KEYCHAIN_LITERAL.test(text)) return true;
+    // Quotes or backslashes may split the word (Key''chains).
+    if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
+  if (text.indexOf('\u212A', from) >= 0) return true;
   FILE_SCHEME.lastIndex = from;
   return text.indexOf('%', from) >= 0 && FILE_SCHEME.test(text);
 }
