@@ -417,8 +417,23 @@ function textMayNameKeychain(text: string, from = 0): boolean {
   return text.indexOf('%', from) >= 0 && FILE_SCHEME.test(text);
 }
 
+/**
+ * A host runs from few working directories, so their verdicts are remembered: one hash lookup instead of the
+ * searches. Bounded: at most MAX_CWD_VERDICTS entries of at most LIMITS.maxBasePath characters, cleared when full.
+ */
+const cwdVerdicts = new Map<string, boolean>();
+const MAX_CWD_VERDICTS = 256;
+
 function cwdMentionsKeychain(cwd: string | undefined): boolean {
-  return cwd !== undefined && textMayNameKeychain(cwd);
+  if (cwd === undefined) return false;
+  if (cwd.length > LIMITS.maxBasePath) return textMayNameKeychain(cwd);
+  let verdict = cwdVerdicts.get(cwd);
+  if (verdict === undefined) {
+    if (cwdVerdicts.size >= MAX_CWD_VERDICTS) cwdVerdicts.clear();
+    verdict = textMayNameKeychain(cwd);
+    cwdVerdicts.set(cwd, verdict);
+  }
+  return verdict;
 }
 
 /**
