@@ -131,10 +131,20 @@ const DIRECTORY_OPTIONS: ReadonlyMap<string, DirectoryOption> = new Map([
 const MAX_SUBCOMMAND = 64;
 
 export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
+  return normalizeChecked(input, argvMayNameKeychain(input.args, input.cwd, input.commandLine));
+}
+
+/** The pre-check (mayNameKeychain): one search of the command line when it is at hand, else one per argument. */
+function argvMayNameKeychain(args: readonly string[], cwd: string | undefined, commandLine: string | undefined): boolean {
+  return commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, args[0]?.length ?? 0) : mayNameKeychain(args, cwd);
+}
+
+/** normalizeArguments with the pre-check's verdict already at hand. */
+function normalizeChecked(input: NormalizeInput, mayNameKeychain: boolean): NormalizedArgs {
   const args = input.args;
   const home = homeFor(input);
   const out: NormalizedArgs = { paths: [], keychainPaths: [], keychainLocations: [], dropped: 0 };
-  if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd, args[0]?.length ?? 0) : mayNameKeychain(args, input.cwd)) {
+  if (mayNameKeychain) {
     const collector = new PathCollector(input, home);
     collector.arguments(args);
     out.paths = collector.paths;
@@ -165,14 +175,15 @@ export function enrichEvent(event: EcsProcessEvent): void {
   // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
   const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
   const tool = toolName(p.name, p.code_signature?.signing_id);
+  const mayName = argvMayNameKeychain(args, cwd, commandLine);
   // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
-  if (!SUBCOMMAND_GRAMMAR.has(tool) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
+  if (!mayName && !SUBCOMMAND_GRAMMAR.has(tool)) return;
   const input: NormalizeInput = { args, processName: tool };
   if (commandLine !== undefined) input.commandLine = commandLine;
   if (cwd !== undefined) input.cwd = cwd;
   if (typeof event.user?.name === 'string') input.userName = event.user.name;
   if (typeof event.user?.id === 'string') input.userId = event.user.id;
-  event.keysentry = Object.assign(event.keysentry ?? {}, keysentryFields(normalizeArguments(input)));
+  event.keysentry = Object.assign(event.keysentry ?? {}, keysentryFields(normalizeChecked(input, mayName)));
 }
 
 /**
