@@ -254,18 +254,38 @@ export function canonicalPath(path: string, base?: string, baseIsCanonical = fal
 /**
  * Already canonical: absolute, no empty, `.` or `..` segment, no trailing slash, and not
  * under an alias prefix (its first letter is not s or p, whatever the case: /System, /private).
- * Native searches only: this is the common case and must stay cheap.
+ * One pass from slash to slash, no copy: this is the common case and must stay cheap.
  */
 function isCanonical(path: string): boolean {
   if (path === '/') return true;
   const first = foldChar(path.charCodeAt(1));
-  if (first === 0x73 || first === 0x70) return false;
-  return path.indexOf('//') < 0 && path.indexOf('/./') < 0 && path.indexOf('/../') < 0 && !path.endsWith('/') && !path.endsWith('/.') && !path.endsWith('/..');
+  return first !== 0x73 && first !== 0x70 && namesArePlain(path, false);
 }
 
 /** A relative path that joins a canonical base without changing it: no empty, `.` or `..` segment. */
 function isPlainRelative(path: string): boolean {
-  return path !== '' && path !== '.' && path !== '..' && !path.startsWith('./') && !path.startsWith('../') && isCanonical(`/${path}`);
+  const first = foldChar(path.charCodeAt(0));
+  return first !== 0x73 && first !== 0x70 && namesArePlain(path, true);
+}
+
+/**
+ * No slash of `path`, nor one before it when `afterSlash` (a path to be joined to a base, read without copying
+ * it), starts an empty, `.` or `..` name: no `//`, `/./`, `/../`, and no `/`, `/.`, `/..` at the end.
+ */
+function namesArePlain(path: string, afterSlash: boolean): boolean {
+  const end = path.length;
+  let slash = afterSlash ? -1 : path.indexOf('/');
+  if (slash < 0 && !afterSlash) return true;
+  for (;;) {
+    let name = slash + 1;
+    if (name === end || path.charCodeAt(name) === Ch.Slash) return false;
+    if (path.charCodeAt(name) === Ch.Dot) {
+      if (++name === end || path.charCodeAt(name) === Ch.Slash) return false;
+      if (path.charCodeAt(name) === Ch.Dot && (++name === end || path.charCodeAt(name) === Ch.Slash)) return false;
+    }
+    slash = path.indexOf('/', slash + 1);
+    if (slash < 0) return true;
+  }
 }
 
 function pushSegments(stack: string[], path: string, rooted = true): void {
@@ -502,6 +522,7 @@ const enum Ch {
   Plus = 0x2b,
   Comma = 0x2c,
   Dash = 0x2d,
+  Dot = 0x2e,
   Slash = 0x2f,
   Semicolon = 0x3b,
   Less = 0x3c,
