@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { EcsDocument, EcsProcessEvent } from '../src/model/ecs';
 import { caseEvents, type CorpusExec } from '../bench/detection-corpus';
-import { canonicalPath, enrichDocument, enrichEvent, findSubcommand, keychainLocation, LIMITS, mayNameKeychain, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
+import { canonicalPath, enrichDocument, enrichEvent, findSubcommand, keychainLocation, LIMITS, mayNameKeychain, mayNameKeychainText, mentionsKeychain, normalizeArguments, type NormalizeInput } from '../src/process/normalize';
 import { DEFAULT_RULES_DIR, loadRuleSet, PACK_RULES_DIR } from '../src/rules';
 
 function norm(args: string[], extra: Partial<NormalizeInput> = {}) {
@@ -116,6 +116,27 @@ describe('detection: argument normalization', () => {
       assert.ok(mayNameKeychain(['cp', 'login.db', '/tmp'], '/Users/bob/Library/Keychains'));
       assert.ok(mayNameKeychain(['cat', '/Users/b/Library/\u212Aeychains/x'], undefined));
       assert.deepEqual(norm(['sh', '-c', "cp -R ~/Library/Key''chains /tmp"], { userName: 'bob' }).keychainPaths, ['~/Library/Keychains', '/Users/bob/Library/Keychains']);
+    });
+    it('reads an upper-case Y as a y, and needs no y for KELVIN SIGN or a percent-encoded file URL', () => {
+      assert.ok(mayNameKeychain(['sh', '-c', 'cat ~/LIBRARY/KEY"CHAINS/x'], undefined));
+      assert.ok(mayNameKeychainText('cp ~/Library/KEY\\CHAINS /tmp', undefined, 2));
+      assert.ok(!mayNameKeychainText('sh -c cat ~/"Library"/Ke*chains /tmp', undefined, 2));
+      assert.ok(mayNameKeychain(['cat', '/tmp/x\u212Ax'], undefined));
+      assert.ok(mayNameKeychain(['curl', 'FILE:///Users/b/Library/%4Be%79chains/x'], undefined));
+      assert.ok(mayNameKeychain(['curl', 'file:///tmp/%4Be%79chains'], undefined));
+      assert.ok(!mayNameKeychain(['curl', 'http://example.com/%4Be%79chains'], undefined));
+    });
+    it('gives a remembered cwd the verdict of its text, past the bound of the cwd memory and for cwds longer than a base', () => {
+      const keychainCwd = '/Users/bob/Library/Keychains';
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 300; i++) assert.ok(!mayNameKeychain(['ls'], `/Users/bob/src/p${i}`));
+        assert.ok(mayNameKeychain(['ls'], keychainCwd));
+        assert.ok(mayNameKeychain(['ls'], ['/Users/bob', 'Library/Keychains'].join('/')));
+        assert.ok(!mayNameKeychain(['ls'], '/Users/bob/src/p7'));
+      }
+      const long = `/${'d/'.repeat(LIMITS.maxBasePath)}`;
+      assert.ok(!mayNameKeychain(['ls'], long));
+      assert.ok(mayNameKeychain(['ls'], `${long}Keychains`));
     });
   });
 

@@ -131,10 +131,20 @@ const DIRECTORY_OPTIONS: ReadonlyMap<string, DirectoryOption> = new Map([
 const MAX_SUBCOMMAND = 64;
 
 export function normalizeArguments(input: NormalizeInput): NormalizedArgs {
+  return normalizeChecked(input, argvMayNameKeychain(input.args, input.cwd, input.commandLine));
+}
+
+/** The pre-check (mayNameKeychain): one search of the command line when it is at hand, else one per argument. */
+function argvMayNameKeychain(args: readonly string[], cwd: string | undefined, commandLine: string | undefined): boolean {
+  return commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, args[0]?.length ?? 0) : mayNameKeychain(args, cwd);
+}
+
+/** normalizeArguments with the pre-check's verdict already at hand. */
+function normalizeChecked(input: NormalizeInput, mayNameKeychain: boolean): NormalizedArgs {
   const args = input.args;
   const home = homeFor(input);
   const out: NormalizedArgs = { paths: [], keychainPaths: [], keychainLocations: [], dropped: 0 };
-  if (input.commandLine !== undefined ? mayNameKeychainText(input.commandLine, input.cwd, args[0]?.length ?? 0) : mayNameKeychain(args, input.cwd)) {
+  if (mayNameKeychain) {
     const collector = new PathCollector(input, home);
     collector.arguments(args);
     out.paths = collector.paths;
@@ -165,14 +175,15 @@ export function enrichEvent(event: EcsProcessEvent): void {
   // toEcsEvent builds command_line as argv joined by spaces: the pre-check reads that one string.
   const commandLine = typeof p.command_line === 'string' ? p.command_line : undefined;
   const tool = toolName(p.name, p.code_signature?.signing_id);
+  const mayName = argvMayNameKeychain(args, cwd, commandLine);
   // Most execs neither may name a keychain nor run a tool with a subcommand: they get no fields.
-  if (!SUBCOMMAND_GRAMMAR.has(tool) && !(commandLine !== undefined ? mayNameKeychainText(commandLine, cwd, typeof args[0] === 'string' ? args[0].length : 0) : mayNameKeychain(args, cwd))) return;
+  if (!mayName && !SUBCOMMAND_GRAMMAR.has(tool)) return;
   const input: NormalizeInput = { args, processName: tool };
   if (commandLine !== undefined) input.commandLine = commandLine;
   if (cwd !== undefined) input.cwd = cwd;
   if (typeof event.user?.name === 'string') input.userName = event.user.name;
   if (typeof event.user?.id === 'string') input.userId = event.user.id;
-  event.keysentry = Object.assign(event.keysentry ?? {}, keysentryFields(normalizeArguments(input)));
+  event.keysentry = Object.assign(event.keysentry ?? {}, keysentryFields(normalizeChecked(input, mayName)));
 }
 
 /**
@@ -243,18 +254,38 @@ export function canonicalPath(path: string, base?: string, baseIsCanonical = fal
 /**
  * Already canonical: absolute, no empty, `.` or `..` segment, no trailing slash, and not
  * under an alias prefix (its first letter is not s or p, whatever the case: /System, /private).
- * Native searches only: this is the common case and must stay cheap.
+ * One pass from slash to slash, no copy: this is the common case and must stay cheap.
  */
 function isCanonical(path: string): boolean {
   if (path === '/') return true;
   const first = foldChar(path.charCodeAt(1));
-  if (first === 0x73 || first === 0x70) return false;
-  return path.indexOf('//') < 0 && path.indexOf('/./') < 0 && path.indexOf('/../') < 0 && !path.endsWith('/') && !path.endsWith('/.') && !path.endsWith('/..');
+  return first !== 0x73 && first !== 0x70 && namesArePlain(path, false);
 }
 
 /** A relative path that joins a canonical base without changing it: no empty, `.` or `..` segment. */
 function isPlainRelative(path: string): boolean {
-  return path !== '' && path !== '.' && path !== '..' && !path.startsWith('./') && !path.startsWith('../') && isCanonical(`/${path}`);
+  const first = foldChar(path.charCodeAt(0));
+  return first !== 0x73 && first !== 0x70 && namesArePlain(path, true);
+}
+
+/**
+ * No slash of `path`, nor one before it when `afterSlash` (a path to be joined to a base, read without copying
+ * it), starts an empty, `.` or `..` name: no `//`, `/./`, `/../`, and no `/`, `/.`, `/..` at the end.
+ */
+function namesArePlain(path: string, afterSlash: boolean): boolean {
+  const end = path.length;
+  let slash = afterSlash ? -1 : path.indexOf('/');
+  if (slash < 0 && !afterSlash) return true;
+  for (;;) {
+    let name = slash + 1;
+    if (name === end || path.charCodeAt(name) === Ch.Slash) return false;
+    if (path.charCodeAt(name) === Ch.Dot) {
+      if (++name === end || path.charCodeAt(name) === Ch.Slash) return false;
+      if (path.charCodeAt(name) === Ch.Dot && (++name === end || path.charCodeAt(name) === Ch.Slash)) return false;
+    }
+    slash = path.indexOf('/', slash + 1);
+    if (slash < 0) return true;
+  }
 }
 
 function pushSegments(stack: string[], path: string, rooted = true): void {
@@ -377,8 +408,8 @@ const QUOTING = ['\\', "'", '"'];
  * itself; KELVIN SIGN (a k under case folding); a letter of the word but its last followed by a quoting character,
  * which a spelling split by quotes or backslashes (Key''chain, Key\chain) must hold at its first split; the scheme
  * of a percent-encoded `file:` URL. Text with none of them gets no path fields. The capture's prefilter keeps an
- * exec urgent when its record holds one of them (src/process/record-text.ts), and the two searches below are built
- * from this list, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv
+ * exec urgent when its record holds one of them (src/process/record-text.ts), and textMayNameKeychain answers yes
+ * only when one of them is there, so the prefilter cannot miss what this check finds. None contains a space: a hint found in argv
  * joined by spaces lies in one argument.
  */
 export const KEYCHAIN_HINTS: readonly string[] = [
@@ -389,35 +420,51 @@ export const KEYCHAIN_HINTS: readonly string[] = [
 ];
 
 /**
- * The word as a literal (irregexp's Boyer-Moore skip), the other hints as an alternation of short literals: no
- * quantifier, nothing to backtrack into, so both searches are linear. The `i` flag without `u` folds ASCII only,
- * as the prefilter compares.
+ * The word as a literal (irregexp's Boyer-Moore skip) and the scheme: no quantifier, no alternative, nothing to
+ * backtrack into, so both searches are linear. The `i` flag without `u` folds ASCII only, as the prefilter compares.
  */
 const KEYCHAIN_LITERAL = new RegExp(escapeRegExp(KEYCHAIN_WORD), 'gi');
-const CLOSER_LOOK = new RegExp(KEYCHAIN_HINTS.filter((h) => h !== KEYCHAIN_WORD).map(escapeRegExp).join('|'), 'gi');
 const FILE_SCHEME = /file:/gi;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
-/** `from`: where to start looking (past argv[0], which names the image, not a file it reads). */
+/**
+ * `from`: where to start looking (past argv[0], which names the image, not a file it reads). A yes implies a hint:
+ * the word; a spelling split by quoting, whose first split is a hint; KELVIN SIGN; `file:`.
+ */
 function textMayNameKeychain(text: string, from = 0): boolean {
-  KEYCHAIN_LITERAL.lastIndex = from;
-  if (KEYCHAIN_LITERAL.test(text)) return true;
-  CLOSER_LOOK.lastIndex = from;
-  if (!CLOSER_LOOK.test(text)) return false;
-  if (text.indexOf('\u212A', from) >= 0) return true;
-  // Quotes or backslashes may split the word (Key''chains); a split spelling still has its y.
-  if (QUOTING.some((q) => text.indexOf(q, from) >= 0) && (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0)) {
-    if (mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
+  // The word and its quoted or escaped spellings hold its y. Most command lines hold none (in either case): two
+  // native searches rule both out, where a search for every hint costs several times more on a long line.
+  if (text.indexOf('y', from) >= 0 || text.indexOf('Y', from) >= 0) {
+    KEYCHAIN_LITERAL.lastIndex = from;
+    if (KEYCHAIN_LITERAL.test(text)) return true;
+    // Quotes or backslashes may split the word (Key''chains).
+    if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
+  if (text.indexOf('\u212A', from) >= 0) return true;
   FILE_SCHEME.lastIndex = from;
   return text.indexOf('%', from) >= 0 && FILE_SCHEME.test(text);
 }
 
+/**
+ * A host runs from few working directories, so their verdicts are remembered: one hash lookup instead of the
+ * searches. Bounded: at most MAX_CWD_VERDICTS entries of at most LIMITS.maxBasePath characters, cleared when full.
+ */
+const cwdVerdicts = new Map<string, boolean>();
+const MAX_CWD_VERDICTS = 256;
+
 function cwdMentionsKeychain(cwd: string | undefined): boolean {
-  return cwd !== undefined && textMayNameKeychain(cwd);
+  if (cwd === undefined) return false;
+  if (cwd.length > LIMITS.maxBasePath) return textMayNameKeychain(cwd);
+  let verdict = cwdVerdicts.get(cwd);
+  if (verdict === undefined) {
+    if (cwdVerdicts.size >= MAX_CWD_VERDICTS) cwdVerdicts.clear();
+    verdict = textMayNameKeychain(cwd);
+    cwdVerdicts.set(cwd, verdict);
+  }
+  return verdict;
 }
 
 /**
@@ -475,6 +522,7 @@ const enum Ch {
   Plus = 0x2b,
   Comma = 0x2c,
   Dash = 0x2d,
+  Dot = 0x2e,
   Slash = 0x2f,
   Semicolon = 0x3b,
   Less = 0x3c,
