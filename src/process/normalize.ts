@@ -441,7 +441,7 @@ function textMayNameKeychain(text: string, from = 0): boolean {
     KEYCHAIN_LITERAL.lastIndex = from;
     if (KEYCHAIN_LITERAL.test(text)) return true;
     // Quotes or backslashes may split the word (Key''chains).
-    if ((text.indexOf('\\', from) >= 0 || text.indexOf("'", from) >= 0 || text.indexOf('"', from) >= 0) && mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
+    if (QUOTING.some((q) => text.indexOf(q, from) >= 0) && mentionsKeychain(from === 0 ? text : text.slice(from), true)) return true;
   }
   if (text.indexOf('\u212A', from) >= 0) return true;
   FILE_SCHEME.lastIndex = from;
