@@ -308,6 +308,13 @@ describe('matcher: multi-pattern sets', () => {
       assert.deepEqual(each(['dump-keychain', 7, '/L/Keychains/x'], 2), [3, [0]], 'starts at from');
       assert.deepEqual(each([['/L/Keychains/x'], 'dump-keychain'], 0), [0, []], 'a nested array is the caller\'s');
       assert.deepEqual(each([], 0), [0, []]);
+      // Past the automaton's 64-string first pass: later strings and a stop beyond it.
+      const long: unknown[] = Array.from({ length: 200 }, (_, i) => `/L/x${i}`);
+      long[130] = '/L/Keychains/x';
+      long[150] = 7;
+      long[170] = 'dump-keychain';
+      assert.deepEqual(each(long, 0), [150, [0]], 'a match at 130, the number at 150 stops before 170');
+      assert.deepEqual(each(long, 151), [200, [1]]);
     }
   });
 

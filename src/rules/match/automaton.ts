@@ -198,6 +198,8 @@ export class AutomatonMatcher {
   private readonly live: Int32Array;
   private readonly seen: Int32Array;
   private seenStamp = 0;
+  /** matchEachInto's scratch: indexes of the strings its first pass left to walk. */
+  private readonly survivors = new Int32Array(64);
 
   constructor(
     readonly tables: AutomatonTables,
@@ -252,17 +254,30 @@ export class AutomatonMatcher {
    * other elements mean. One call per field instead of one per string.
    */
   matchEachInto(values: readonly unknown[], from: number, hits: Uint32Array): number {
-    for (let j = from; j < values.length; j++) {
-      const v: unknown = values[j];
-      if (typeof v === 'string') {
-        if (this.diesOnFirstUnit(v)) continue;
-        if (this.flushPending) this.resetDfa();
-        this.run(v, hits);
-      } else if (v !== null && v !== undefined) {
-        return j;
+    const survivors = this.survivors;
+    const n = values.length;
+    let j = from;
+    while (j < n) {
+      // First the first unit of every string, in a short loop whose loads do not wait on each other, so the cache
+      // misses of an event's strings overlap instead of each waiting for the walk of the one before.
+      let count = 0;
+      let stop = n;
+      for (; j < n && count < survivors.length; j++) {
+        const v: unknown = values[j];
+        if (typeof v === 'string') {
+          if (!this.diesOnFirstUnit(v)) survivors[count++] = j;
+        } else if (v !== null && v !== undefined) {
+          stop = j;
+          break;
+        }
       }
+      for (let k = 0; k < count; k++) {
+        if (this.flushPending) this.resetDfa();
+        this.run(values[survivors[k] as number] as string, hits);
+      }
+      if (stop < n) return stop;
     }
-    return values.length;
+    return n;
   }
 
   /**
