@@ -155,6 +155,21 @@ size_t sizeOption(const Napi::Object& o, const char* key, size_t fallback, size_
   return static_cast<size_t>(d);
 }
 
+size_t micros(std::chrono::microseconds d) { return static_cast<size_t>(d.count()); }
+
+// SessionOptions' defaults under the option names NativeSource takes, so JavaScript reports them without a copy.
+Napi::Object sessionDefaults(Napi::Env env) {
+  const SessionOptions defaults;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("queueRecords", Napi::Number::New(env, static_cast<double>(defaults.limits.max_records)));
+  o.Set("queueBytes", Napi::Number::New(env, static_cast<double>(defaults.limits.max_bytes)));
+  o.Set("batchRecords", Napi::Number::New(env, static_cast<double>(defaults.batch_records)));
+  o.Set("flushMicros", Napi::Number::New(env, static_cast<double>(micros(defaults.flush_delay))));
+  o.Set("quietFlushMicros", Napi::Number::New(env, static_cast<double>(micros(defaults.quiet_flush_delay))));
+  o.Set("maxInFlight", Napi::Number::New(env, static_cast<double>(defaults.max_in_flight)));
+  return o;
+}
+
 using Needles = std::optional<std::vector<std::string>>;
 
 // Undefined or null: no needle set (every exec urgent). Otherwise an array of strings.
@@ -240,13 +255,15 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
     Napi::Value backend = o.Get("backend");
     backend_options_.name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "auto";
     backend_options_.self_pid = static_cast<int32_t>(sizeOption(o, "selfPid", 0, 0, INT32_MAX));
-    session_options_.limits.max_records = sizeOption(o, "queueRecords", 65536, 16, 1u << 24);
-    session_options_.limits.max_bytes = sizeOption(o, "queueBytes", 64u << 20, 1u << 16, 1u << 30);
-    session_options_.batch_records = sizeOption(o, "batchRecords", 1024, 1, 1u << 16);
-    session_options_.flush_delay = std::chrono::microseconds(sizeOption(o, "flushMicros", 1000, 0, 1000000));
-    session_options_.quiet_flush_delay = std::chrono::microseconds(sizeOption(o, "quietFlushMicros", 100000, 0, 1000000));
+    // An absent option keeps SessionOptions' own default, the one sessionDefaults reports.
+    session_options_.limits.max_records = sizeOption(o, "queueRecords", session_options_.limits.max_records, 16, 1u << 24);
+    session_options_.limits.max_bytes = sizeOption(o, "queueBytes", session_options_.limits.max_bytes, 1u << 16, 1u << 30);
+    session_options_.batch_records = sizeOption(o, "batchRecords", session_options_.batch_records, 1, 1u << 16);
+    session_options_.flush_delay = std::chrono::microseconds(sizeOption(o, "flushMicros", micros(session_options_.flush_delay), 0, 1000000));
+    session_options_.quiet_flush_delay =
+        std::chrono::microseconds(sizeOption(o, "quietFlushMicros", micros(session_options_.quiet_flush_delay), 0, 1000000));
     urgent_needles_ = needlesOf(env, o.Get("urgentText"), "option urgentText");
-    session_options_.max_in_flight = sizeOption(o, "maxInFlight", 8, 1, 1u << 16);
+    session_options_.max_in_flight = sizeOption(o, "maxInFlight", session_options_.max_in_flight, 1, 1u << 16);
     Napi::Value delivery = o.Get("delivery");
     session_options_.per_event = delivery.IsString() && delivery.As<Napi::String>().Utf8Value() == "per-event";
     synthetic_count_ = sizeOption(o, "syntheticCount", 1000000, 0, SIZE_MAX >> 12);
@@ -355,6 +372,7 @@ class NativeSource : public Napi::ObjectWrap<NativeSource> {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSource", NativeSource::define(env));
   exports.Set("batchVersion", Napi::Number::New(env, kBatchVersion));
+  exports.Set("sessionDefaults", sessionDefaults(env));
   exports.Set("urgentTextMatches", Napi::Function::New(env, urgentTextMatches));
   exports.Set("diagnostics", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::String::New(info.Env(), platformDiagnostics());

@@ -132,10 +132,10 @@ interface AgentRules {
 }
 
 /** How the capture treats execs under these rules, for the log. */
-function describeUrgency(urgentText: string[] | undefined): string {
+function describeUrgency(urgentText: string[] | undefined, capture: NativeEventSource): string {
   if (urgentText === undefined) return 'every exec goes to the rules at once (a rule can match without any particular text)';
   if (urgentText.length === 0) return 'no exec is hurried (no rule can match)';
-  return `execs holding one of ${urgentText.length} required texts go to the rules at once, the others within the quiet deadline (100 ms by default)`;
+  return `execs holding one of ${urgentText.length} required texts go to the rules at once, the others within ${capture.quietFlushMicros / 1000} ms`;
 }
 
 /** The native capture behind `live`, if any (the seeded wrapper keeps it as `inner`). */
@@ -182,7 +182,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
   let events = 0;
 
   log('info', `watching process execs with ${live.name}, ${rules.rules.length} rules`, { source: live.name, rules: rules.rules.length });
-  if (capture !== undefined) log('info', describeUrgency(initial.urgentText), { urgentText: initial.urgentText });
+  if (capture !== undefined) log('info', describeUrgency(initial.urgentText, capture), { urgentText: initial.urgentText });
   const done = runPipeline({
     source,
     table: new ProcessTable({ hostId: hostKey(host) }),
@@ -219,7 +219,7 @@ export function startAgent(options: AgentOptions): RunningAgent {
         capture?.setUrgentText(next.urgentText ?? null);
         rules = next.rules;
         log('info', `rules reloaded: ${next.rules.rules.length} rules`, { rules: next.rules.rules.length });
-        if (capture !== undefined) log('info', describeUrgency(next.urgentText), { urgentText: next.urgentText });
+        if (capture !== undefined) log('info', describeUrgency(next.urgentText, capture), { urgentText: next.urgentText });
         return { ok: true, rules: next.rules.rules.length };
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);

@@ -26,7 +26,7 @@ export interface NativeAddonOptions {
   flushMicros?: number;
   /**
    * The longest a record no alert waits on waits (µs): forks, exits, and execs that are not
-   * urgent. The next urgent exec's batch carries them. Default 100,000.
+   * urgent. The next urgent exec's batch carries them. Default: the addon's sessionDefaults.
    */
   quietFlushMicros?: number;
   /**
@@ -91,6 +91,8 @@ export interface UrgentTextProbe {
 interface Addon {
   NativeSource: new (options: NativeAddonOptions, onDelivery: (delivery: Buffer | SourceRecord) => void) => AddonSource;
   batchVersion: number;
+  /** What the capture uses for each option left out (the core's SessionOptions). */
+  sessionDefaults: Required<Pick<NativeAddonOptions, 'queueRecords' | 'queueBytes' | 'batchRecords' | 'flushMicros' | 'quietFlushMicros' | 'maxInFlight'>>;
   diagnostics(): string;
   /** Per record, whether the core's matcher finds it urgent for these needles (null: every record). */
   urgentTextMatches(needles: string[] | null, records: UrgentTextProbe[]): boolean[];
@@ -173,6 +175,8 @@ interface PushDelivery {
 
 export class NativeEventSource implements EventSource {
   readonly name: string;
+  /** The longest a record no alert waits on waits for its batch (µs), as the capture was started. */
+  readonly quietFlushMicros: number;
   private readonly addonSource: AddonSource;
   /** Decoded batches not yet consumed (pull: not yet taken by batches(); push: waiting for a busy consumer). */
   private readonly pending: Array<{ items: SourceItem[]; records: number }> = [];
@@ -192,6 +196,7 @@ export class NativeEventSource implements EventSource {
     const started = startAddonSource({ ...addonOptions, delivery: 'batch' }, (delivery) => this.receive(delivery as Buffer));
     this.addonSource = started.source;
     this.name = `native:${started.backend}`;
+    this.quietFlushMicros = addonOptions.quietFlushMicros ?? loadAddon().sessionDefaults.quietFlushMicros;
     // A synchronous stop on exit removes the kernel audit rule even on process.exit().
     process.once('exit', this.onExit);
     if (keepAlive) this.keepAlive = setInterval(() => undefined, 1 << 30);
