@@ -284,8 +284,8 @@ export async function run(): Promise<BenchResult[]> {
 
   const fields = (set: CompiledRuleSet): string[] => describeFields(set).map((f) => f.path);
 
-  // Built after the compiles: their garbage made the GC move the stream's objects apart (the default rule read 20-30%
-  // slower on a stream built before them), a layout of old events that no pipeline evaluates.
+  // Built after the compiles: built before them, the stream lay spread among their garbage and the GC's moves (the
+  // default rule read 20-30% slower on it), a layout of old events that no pipeline evaluates.
   const events = stream();
 
   const def = loadDefaultRuleSet({ withPack: false });
