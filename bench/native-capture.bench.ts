@@ -11,7 +11,8 @@
  */
 import * as path from 'node:path';
 import type { BenchResult } from './harness';
-import { machineExecs, sleep, startKeysentryRun, steadyExecs, threadSamples } from './live-agent';
+import { threadSamples } from '../test/support/threads';
+import { machineExecs, sleep, startKeysentryRun, steadyExecs } from './live-agent';
 
 const EXECS = 800;
 const RATE = 100;

@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import { decodeBatch } from '../src/sources/native-decode';
 import { startAddonSource } from '../src/sources/native';
 import { opsPerSecond, percentile, type BenchResult } from './harness';
-import { machineExecs, sleep, startKeysentryRun, steadyExecs, threadSamples } from './live-agent';
+import { threadSamples } from '../test/support/threads';
+import { machineExecs, sleep, startKeysentryRun, steadyExecs } from './live-agent';
 
 const LATENCY_EXECS = 1000;
 const LATENCY_RATE = 100;

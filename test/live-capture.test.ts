@@ -12,6 +12,7 @@ import type { ExecRecord } from '../src/model/records';
 import { NativeEventSource } from '../src/sources/native';
 import { audit } from './support/audit';
 import { REPO_ROOT } from './support/paths';
+import { threadSamples } from './support/threads';
 import { waitUntil } from './support/wait';
 
 const isRoot = process.getuid?.() === 0;
@@ -66,10 +67,9 @@ async function capture(backend: 'audit' | 'connector', total: number, concurrenc
 
 /** Voluntary context switches of this process's capture threads (ks-*): their wake-ups. */
 function captureWakeUps(): number {
-  return fs.readdirSync('/proc/self/task').reduce((n, tid) => {
-    if (!fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('ks-')) return n;
-    return n + Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
-  }, 0);
+  let n = 0;
+  for (const t of threadSamples().values()) if (t.comm.startsWith('ks-')) n += t.wakeUps;
+  return n;
 }
 
 /** The exec records whose argv[1] starts with `tag`, as an audit source delivers them. */
@@ -216,8 +216,7 @@ describe('live capture of short-lived processes (root)', function () {
 
   for (const backend of ['audit', 'connector'] as const) {
     it(`${backend}: threads coming and going do not wake the capture (filtered in the kernel)`, async () => {
-      const wakeUps = (): number =>
-        fs.readdirSync('/proc/self/task').reduce((n, tid) => n + Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0), 0);
+      const wakeUps = (): number => [...threadSamples().values()].reduce((n, t) => n + t.wakeUps, 0);
       const source = new NativeEventSource({ backend });
       let records = 0;
       const consuming = (async () => {

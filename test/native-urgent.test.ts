@@ -12,9 +12,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import type { ExecRecord } from '../src/model/records';
 import { NativeEventSource } from '../src/sources/native';
+import { threadSamples } from './support/threads';
 import { waitUntil } from './support/wait';
 
 const isRoot = process.getuid?.() === 0;
@@ -121,10 +121,7 @@ describe('urgent text on the audit backend (root)', function () {
     this.timeout(3 * 60_000);
     open([hot]);
     const flusherWakeUps = (): number => {
-      for (const tid of fs.readdirSync('/proc/self/task')) {
-        if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'ks-flusher') continue;
-        return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1]);
-      }
+      for (const t of threadSamples().values()) if (t.comm === 'ks-flusher') return t.wakeUps;
       throw new Error('no ks-flusher thread');
     };
     await run('warm-up');
